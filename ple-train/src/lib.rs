@@ -1,0 +1,2 @@
+//! `ple-train`: reads Census-Income, trains PLE, writes a model file and a report.
+pub mod dataset;
