@@ -60,7 +60,12 @@ pub struct FeatureSpec {
 impl FeatureSpec {
     /// Width of the dense input vector.
     pub fn dense_width(&self) -> usize {
-        self.numeric.len() + self.categorical.iter().map(|f| f.vocabulary.len()).sum::<usize>()
+        self.numeric.len()
+            + self
+                .categorical
+                .iter()
+                .map(|f| f.vocabulary.len())
+                .sum::<usize>()
     }
 }
 
