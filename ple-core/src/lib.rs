@@ -6,6 +6,22 @@
 #![no_std]
 #![forbid(unsafe_op_in_unsafe_fn)]
 
+#[cfg(feature = "std")]
+extern crate std;
+
 pub mod shape;
 
-pub use shape::{PleShape, ShapeError};
+pub mod error;
+mod forward;
+pub mod input;
+pub mod kernels;
+pub mod model;
+pub mod packed;
+pub mod weight;
+
+pub use error::PleError;
+pub use input::{Input, InputLayout, UNKNOWN_CATEGORY};
+pub use model::{check_model, ModelF16, ModelF32, PleModel};
+pub use packed::{gates_len, pack_f16, pack_f32, packed_len, scratch_len};
+pub use shape::{PleShape, ShapeError, PADDLEREC_DEFAULT};
+pub use weight::Weight;

@@ -1,0 +1,113 @@
+//! NEON kernels for aarch64.
+//!
+//! NEON is part of the aarch64 baseline, but the kernels still come only from
+//! [`Neon::new`], which checks for it (at run time with the `std` feature), so that holding a
+//! [`Neon`] is the proof the `unsafe` `#[target_feature]` functions below may be called.
+//!
+//! `f16` weights are widened with integer NEON operations rather than the FP16 conversion
+//! intrinsics, whose `float16x4_t` type is not stable Rust: the 15 magnitude bits shifted
+//! into an `f32`'s place and scaled by 2^112 give every finite half exactly (normals and
+//! subnormals alike), infinities and NaNs get the all-ones exponent, and the sign is moved
+//! over.
+
+mod add_row;
+mod gemv;
+
+use core::arch::aarch64::{
+    float32x4_t, vandq_u32, vbslq_u32, vcgeq_u32, vdupq_n_f32, vdupq_n_u32, vld1_u16, vld1q_f32,
+    vmovl_u16, vmulq_f32, vorrq_u32, vreinterpretq_f32_u32, vreinterpretq_u32_f32, vshlq_n_u32,
+};
+
+use half::f16;
+
+use super::Kernels;
+use crate::weight::Weight;
+
+/// The NEON kernels.
+#[derive(Clone, Copy, Debug)]
+pub struct Neon {
+    _proof: (),
+}
+
+impl Neon {
+    /// The kernels, if this CPU has NEON.
+    pub fn new() -> Option<Self> {
+        #[cfg(feature = "std")]
+        let present = std::arch::is_aarch64_feature_detected!("neon");
+        #[cfg(not(feature = "std"))]
+        let present = cfg!(target_feature = "neon");
+        present.then_some(Neon { _proof: () })
+    }
+}
+
+/// A weight type the NEON kernels can widen to four `f32` lanes.
+trait Lanes: Weight {
+    const ZERO: Self;
+
+    /// Loads four values from `p` as `f32`s.
+    ///
+    /// # Safety
+    /// `p..p + 4` must be readable, and the CPU must have NEON.
+    unsafe fn load4(p: *const Self) -> float32x4_t;
+}
+
+impl Lanes for f32 {
+    const ZERO: Self = 0.0;
+
+    #[inline]
+    #[target_feature(enable = "neon")]
+    unsafe fn load4(p: *const Self) -> float32x4_t {
+        // SAFETY: the caller guarantees four readable values.
+        unsafe { vld1q_f32(p) }
+    }
+}
+
+impl Lanes for f16 {
+    const ZERO: Self = f16::ZERO;
+
+    #[inline]
+    #[target_feature(enable = "neon")]
+    unsafe fn load4(p: *const Self) -> float32x4_t {
+        // SAFETY: the caller guarantees four readable values (8 bytes); `f16` is a `u16`
+        // bit pattern.
+        unsafe {
+            let h = vmovl_u16(vld1_u16(p.cast()));
+            let magnitude = vandq_u32(h, vdupq_n_u32(0x7fff));
+            let shifted = vshlq_n_u32::<13>(magnitude);
+            let scaled = vmulq_f32(
+                vreinterpretq_f32_u32(shifted),
+                vdupq_n_f32(f32::from_bits(0x7780_0000)),
+            );
+            let special = vcgeq_u32(magnitude, vdupq_n_u32(0x7c00));
+            let bits = vbslq_u32(
+                special,
+                vorrq_u32(shifted, vdupq_n_u32(0x7f80_0000)),
+                vreinterpretq_u32_f32(scaled),
+            );
+            let sign = vshlq_n_u32::<16>(vandq_u32(h, vdupq_n_u32(0x8000)));
+            vreinterpretq_f32_u32(vorrq_u32(bits, sign))
+        }
+    }
+}
+
+macro_rules! neon_kernels {
+    ($w:ty) => {
+        impl Kernels<$w> for Neon {
+            #[inline]
+            fn gemv_acc(&self, x: &[f32], w: &[$w], out: &mut [f32]) {
+                // SAFETY: a `Neon` exists only on a CPU with NEON (see `new`); the kernel
+                // bounds every access by the slices' lengths.
+                unsafe { gemv::gemv(x, w, out) }
+            }
+
+            #[inline]
+            fn add_row(&self, row: &[$w], out: &mut [f32]) {
+                // SAFETY: as for `gemv_acc`.
+                unsafe { add_row::add_row(row, out) }
+            }
+        }
+    };
+}
+
+neon_kernels!(f32);
+neon_kernels!(f16);

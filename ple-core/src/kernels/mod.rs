@@ -1,0 +1,117 @@
+//! The numeric kernels a forward pass is made of, behind one small trait.
+//!
+//! A PLE forward pass is dominated by two operations on the packed `[inputs, outputs]`
+//! layout: a dense layer (`out += x · W`, [`Kernels::gemv_acc`]) and, for a one-hot input,
+//! the addition of one weight row ([`Kernels::add_row`]). Everything else (biases, ReLU,
+//! softmax, the gates' weighted sums, sigmoid) touches a few dozen values and stays portable.
+//!
+//! Like `memchr`, the crate always has the portable [`scalar`] kernels; the architecture
+//! modules offer SIMD twins of the same kernels through safe constructors that return `None`
+//! when the CPU lacks the needed features. [`Detected`] picks the best available once and is
+//! what [`PleModel::predict`](crate::PleModel::predict) uses. Every SIMD kernel is
+//! property-tested against its scalar twin over many shapes and lengths.
+//!
+//! Kernels never panic and never read or write out of bounds, whatever the slice lengths:
+//! a matrix shorter than `x.len() * out.len()` is used only for the rows it holds.
+
+pub mod scalar;
+
+#[cfg(target_arch = "aarch64")]
+pub mod aarch64;
+#[cfg(target_arch = "x86_64")]
+pub mod x86_64;
+
+use half::f16;
+
+use crate::weight::Weight;
+
+/// The kernels of one backend for weights of type `W`.
+pub trait Kernels<W: Weight> {
+    /// `out[j] += Σ_i x[i] · w[i · n + j]` with `n = out.len()`: a dense layer stored
+    /// `[inputs, outputs]`, accumulated in input order.
+    fn gemv_acc(&self, x: &[f32], w: &[W], out: &mut [f32]);
+
+    /// `out[j] += row[j]` for `j < min(row.len(), out.len())`: the contribution of a one-hot
+    /// input column.
+    fn add_row(&self, row: &[W], out: &mut [f32]);
+}
+
+/// The best kernels this CPU offers, chosen once by [`Detected::new`].
+///
+/// With the `std` feature, x86_64 checks for AVX2 and FMA (and F16C) at run time; without it
+/// the choice follows the compile-time `target_feature`s (e.g. `-C target-cpu=native`).
+/// aarch64 always has NEON.
+#[derive(Clone, Copy, Debug)]
+pub enum Detected {
+    /// The portable kernels.
+    Scalar(scalar::Scalar),
+    /// AVX2 + FMA (+ F16C) kernels.
+    #[cfg(target_arch = "x86_64")]
+    Avx2(x86_64::Avx2),
+    /// NEON kernels.
+    #[cfg(target_arch = "aarch64")]
+    Neon(aarch64::Neon),
+}
+
+impl Detected {
+    /// Detects the CPU's features and picks the fastest kernels.
+    pub fn new() -> Self {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(k) = x86_64::Avx2::new() {
+            return Detected::Avx2(k);
+        }
+        #[cfg(target_arch = "aarch64")]
+        if let Some(k) = aarch64::Neon::new() {
+            return Detected::Neon(k);
+        }
+        Detected::Scalar(scalar::Scalar)
+    }
+
+    /// A short name of the chosen kernels: `"scalar"`, `"avx2"` or `"neon"`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Detected::Scalar(_) => "scalar",
+            #[cfg(target_arch = "x86_64")]
+            Detected::Avx2(_) => "avx2",
+            #[cfg(target_arch = "aarch64")]
+            Detected::Neon(_) => "neon",
+        }
+    }
+}
+
+impl Default for Detected {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+macro_rules! dispatch {
+    ($w:ty) => {
+        impl Kernels<$w> for Detected {
+            #[inline]
+            fn gemv_acc(&self, x: &[f32], w: &[$w], out: &mut [f32]) {
+                match self {
+                    Detected::Scalar(k) => k.gemv_acc(x, w, out),
+                    #[cfg(target_arch = "x86_64")]
+                    Detected::Avx2(k) => k.gemv_acc(x, w, out),
+                    #[cfg(target_arch = "aarch64")]
+                    Detected::Neon(k) => k.gemv_acc(x, w, out),
+                }
+            }
+
+            #[inline]
+            fn add_row(&self, row: &[$w], out: &mut [f32]) {
+                match self {
+                    Detected::Scalar(k) => k.add_row(row, out),
+                    #[cfg(target_arch = "x86_64")]
+                    Detected::Avx2(k) => k.add_row(row, out),
+                    #[cfg(target_arch = "aarch64")]
+                    Detected::Neon(k) => k.add_row(row, out),
+                }
+            }
+        }
+    };
+}
+
+dispatch!(f32);
+dispatch!(f16);

@@ -1,0 +1,158 @@
+//! The model view: a network's shape, its input layout and its packed weights, borrowed.
+
+use half::f16;
+
+use crate::error::PleError;
+use crate::forward;
+use crate::input::{Input, InputLayout};
+use crate::kernels::{Detected, Kernels};
+use crate::packed::{gates_len, packed_len, scratch_len};
+use crate::shape::PleShape;
+use crate::weight::Weight;
+
+/// A PLE network ready to run: shape, input layout and packed weights (see
+/// [`crate::packed`]), all borrowed, so that generated `static` arrays back it without a
+/// copy. `W` is `f32` or [`half::f16`]; arithmetic is always `f32`.
+#[derive(Clone, Copy, Debug)]
+pub struct PleModel<'a, W: Weight> {
+    shape: PleShape<'a>,
+    layout: InputLayout<'a>,
+    weights: &'a [W],
+}
+
+/// A model with `f32` weights: the reference precision.
+pub type ModelF32<'a> = PleModel<'a, f32>;
+
+/// A model with `f16` weights (half the flash), computed in `f32`.
+pub type ModelF16<'a> = PleModel<'a, f16>;
+
+/// Checks that a shape, an input layout and a weight count make a valid model.
+///
+/// A `const fn`, so that generated code whose model is known at compile time fails to compile
+/// rather than fail at run time:
+///
+/// ```
+/// use ple_core::{check_model, packed_len, InputLayout, PleShape, PADDLEREC_DEFAULT};
+/// const SHAPE: PleShape<'static> = PADDLEREC_DEFAULT;
+/// const LAYOUT: InputLayout<'static> = InputLayout::dense(499);
+/// static WEIGHTS: [f32; packed_len(&SHAPE)] = [0.0; packed_len(&SHAPE)];
+/// const _: () = assert!(check_model(&SHAPE, &LAYOUT, WEIGHTS.len()).is_ok());
+/// ```
+pub const fn check_model(
+    shape: &PleShape<'_>,
+    layout: &InputLayout<'_>,
+    weights_len: usize,
+) -> Result<(), PleError> {
+    if let Err(e) = shape.validate() {
+        return Err(PleError::Shape(e));
+    }
+    if let Err(e) = layout.validate_for(shape) {
+        return Err(e);
+    }
+    if weights_len != packed_len(shape) {
+        return Err(PleError::WeightsLength);
+    }
+    Ok(())
+}
+
+impl<'a, W: Weight> PleModel<'a, W> {
+    /// Makes a model view after [checking](check_model) that the parts fit together. A
+    /// `const fn`: a generated `static MODEL` can be built with
+    /// `match PleModel::new(..) { Ok(m) => m, Err(_) => panic!(..) }`, which fails at compile
+    /// time, not at run time.
+    pub const fn new(
+        shape: PleShape<'a>,
+        layout: InputLayout<'a>,
+        weights: &'a [W],
+    ) -> Result<Self, PleError> {
+        match check_model(&shape, &layout, weights.len()) {
+            Ok(()) => Ok(PleModel {
+                shape,
+                layout,
+                weights,
+            }),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The network's shape.
+    pub const fn shape(&self) -> &PleShape<'a> {
+        &self.shape
+    }
+
+    /// The input layout.
+    pub const fn layout(&self) -> &InputLayout<'a> {
+        &self.layout
+    }
+
+    /// The packed weights.
+    pub const fn weights(&self) -> &'a [W] {
+        self.weights
+    }
+
+    /// Number of tasks: the length of the probability slice.
+    pub const fn tasks(&self) -> usize {
+        self.shape.tasks as usize
+    }
+
+    /// Exact scratch length a prediction needs, [`scratch_len`] of the shape.
+    pub const fn scratch_len(&self) -> usize {
+        scratch_len(&self.shape)
+    }
+
+    /// Length of the gate slice of [`predict_with_gates`](Self::predict_with_gates),
+    /// [`gates_len`] of the shape.
+    pub const fn gates_len(&self) -> usize {
+        gates_len(&self.shape)
+    }
+
+    /// Predicts one row: writes one probability per task into `probabilities`, using the
+    /// best kernels of this CPU ([`Detected`]).
+    pub fn predict(
+        &self,
+        input: Input<'_>,
+        scratch: &mut [f32],
+        probabilities: &mut [f32],
+    ) -> Result<(), PleError>
+    where
+        Detected: Kernels<W>,
+    {
+        forward::run(&Detected::new(), self, input, scratch, probabilities, None)
+    }
+
+    /// Like [`predict`](Self::predict), and also writes the gate weights: for each level,
+    /// each task's gate (softmax over the task's own experts, then the shared ones), then,
+    /// on every level but the last, the shared gate (over every expert of the level).
+    pub fn predict_with_gates(
+        &self,
+        input: Input<'_>,
+        scratch: &mut [f32],
+        probabilities: &mut [f32],
+        gates: &mut [f32],
+    ) -> Result<(), PleError>
+    where
+        Detected: Kernels<W>,
+    {
+        forward::run(
+            &Detected::new(),
+            self,
+            input,
+            scratch,
+            probabilities,
+            Some(gates),
+        )
+    }
+
+    /// Predicts one row with the given kernels (e.g. [`Scalar`](crate::kernels::scalar::Scalar)
+    /// to compare backends, or a [`Detected`] chosen once and kept).
+    pub fn predict_using<K: Kernels<W>>(
+        &self,
+        kernels: &K,
+        input: Input<'_>,
+        scratch: &mut [f32],
+        probabilities: &mut [f32],
+        gates: Option<&mut [f32]>,
+    ) -> Result<(), PleError> {
+        forward::run(kernels, self, input, scratch, probabilities, gates)
+    }
+}

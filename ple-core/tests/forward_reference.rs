@@ -1,0 +1,100 @@
+//! The f32 and f16 engines against the f64 reference pass, and dense against sparse input.
+
+mod common;
+
+use common::{canonical, nets, reference, row, Rng};
+use half::f16;
+use ple_core::kernels::scalar::Scalar;
+use ple_core::kernels::Detected;
+use ple_core::{gates_len, pack_f16, pack_f32, packed_len, scratch_len, Input, PleModel};
+use proptest::prelude::*;
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+
+    #[test]
+    fn f32_engine_matches_the_f64_reference_on_random_networks(net in nets(), seed in any::<u64>()) {
+        let shape = net.shape();
+        let mut rng = Rng(seed);
+        let params = canonical(&shape, &mut rng);
+        let mut packed = vec![0.0f32; packed_len(&shape)];
+        pack_f32(&shape, &params, &mut packed).unwrap();
+        let model = PleModel::new(shape, net.layout(), &packed).unwrap();
+        let mut scratch = vec![f32::NAN; scratch_len(&shape)];
+        for _ in 0..4 {
+            let (numeric, categories, dense) = row(&net, &mut rng);
+            let expected = reference(&shape, &params, &dense);
+            let mut probs = vec![0.0; shape.tasks as usize];
+            let mut gates = vec![0.0; gates_len(&shape)];
+            model
+                .predict_with_gates(Input::Sparse { numeric: &numeric, categories: &categories }, &mut scratch, &mut probs, &mut gates)
+                .unwrap();
+            for (p, e) in probs.iter().zip(&expected.probabilities) {
+                prop_assert!((*p as f64 - e).abs() < 1e-5, "probability {p} vs reference {e}");
+            }
+            prop_assert_eq!(gates.len(), expected.gates.len());
+            for (g, e) in gates.iter().zip(&expected.gates) {
+                prop_assert!((*g as f64 - e).abs() < 1e-5, "gate {g} vs reference {e}");
+            }
+        }
+    }
+
+    #[test]
+    fn dense_and_sparse_inputs_give_identical_outputs(net in nets(), seed in any::<u64>()) {
+        let shape = net.shape();
+        let mut rng = Rng(seed);
+        let params = canonical(&shape, &mut rng);
+        let mut packed = vec![0.0f32; packed_len(&shape)];
+        pack_f32(&shape, &params, &mut packed).unwrap();
+        let model = PleModel::new(shape, net.layout(), &packed).unwrap();
+        let mut scratch = vec![0.0; scratch_len(&shape)];
+        let (numeric, categories, dense) = row(&net, &mut rng);
+        let tasks = shape.tasks as usize;
+        let detected = Detected::new();
+        for kernels in [Detected::Scalar(Scalar), detected] {
+            let (mut a, mut b) = (vec![0.0; tasks], vec![0.0; tasks]);
+            let (mut ga, mut gb) = (vec![0.0; gates_len(&shape)], vec![0.0; gates_len(&shape)]);
+            let sparse = Input::Sparse { numeric: &numeric, categories: &categories };
+            model.predict_using(&kernels, sparse, &mut scratch, &mut a, Some(&mut ga)).unwrap();
+            model.predict_using(&kernels, Input::Dense(&dense), &mut scratch, &mut b, Some(&mut gb)).unwrap();
+            prop_assert_eq!(&a, &b, "kernels {}", kernels.name());
+            prop_assert_eq!(&ga, &gb, "kernels {}", kernels.name());
+        }
+    }
+
+    #[test]
+    fn f16_weights_stay_close_to_f32(net in nets(), seed in any::<u64>()) {
+        let shape = net.shape();
+        let mut rng = Rng(seed);
+        let params = canonical(&shape, &mut rng);
+        let mut packed32 = vec![0.0f32; packed_len(&shape)];
+        let mut packed16 = vec![f16::ZERO; packed_len(&shape)];
+        pack_f32(&shape, &params, &mut packed32).unwrap();
+        pack_f16(&shape, &params, &mut packed16).unwrap();
+        let m32 = PleModel::new(shape, net.layout(), &packed32).unwrap();
+        let m16 = PleModel::new(shape, net.layout(), &packed16).unwrap();
+        let mut scratch = vec![0.0; scratch_len(&shape)];
+        let (numeric, categories, _) = row(&net, &mut rng);
+        let input = Input::Sparse { numeric: &numeric, categories: &categories };
+        let tasks = shape.tasks as usize;
+        let (mut a, mut b) = (vec![0.0; tasks], vec![0.0; tasks]);
+        m32.predict(input, &mut scratch, &mut a).unwrap();
+        m16.predict(input, &mut scratch, &mut b).unwrap();
+        for (x, y) in a.iter().zip(&b) {
+            prop_assert!((x - y).abs() < 5e-3, "f32 {x} vs f16 {y}");
+        }
+    }
+}
+
+#[test]
+fn packed_length_is_the_parameter_count() {
+    let shape = ple_core::PADDLEREC_DEFAULT;
+    assert_eq!(packed_len(&shape), shape.parameter_count());
+    let deep = ple_core::PleShape {
+        levels: 3,
+        expert_units: &[7, 5, 3],
+        tower_units: &[],
+        ..shape
+    };
+    assert_eq!(packed_len(&deep), deep.parameter_count());
+}
