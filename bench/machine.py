@@ -38,6 +38,9 @@ def describe(packages: tuple[str, ...] = ("torch", "numpy", "onnx", "onnxruntime
         "logical_cpus": os.cpu_count(),
         "cpus_available": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "os": platform.platform(),
+        # Other work on the machine skews timings; the 1/5/15-minute load when the figures
+        # were recorded tells a reader how quiet the machine was.
+        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
         "python": platform.python_version(),
         "rustc": _command("rustc", "--version"),
         "git_commit": _command("git", "-C", os.path.dirname(os.path.abspath(__file__)), "rev-parse", "HEAD"),
@@ -47,4 +50,6 @@ def describe(packages: tuple[str, ...] = ("torch", "numpy", "onnx", "onnxruntime
 
 def one_line(info: dict) -> str:
     pk = ", ".join(f"{k} {v}" for k, v in info["packages"].items() if v != "not installed")
-    return f"{info['cpu']}, {info['logical_cpus']} logical CPUs; Python {info['python']}; {info['rustc']}; {pk}"
+    load = info.get("load_average")
+    load = f"; load average {load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f} when recorded" if load else ""
+    return f"{info['cpu']}, {info['logical_cpus']} logical CPUs{load}; Python {info['python']}; {info['rustc']}; {pk}"

@@ -62,8 +62,9 @@ def inference(result: dict, path: Path) -> None:
     _bars(left, names, [statistics.median(v) for v in p50], [min(v) for v in p50], [max(v) for v in p50],
           "batch-1 latency p50, microseconds (log)", log=True)
     left.set_title("One row per call, one thread")
-    rates = [engines[n]["batched"]["rows_per_second"] for n in names]
-    _bars(right, names, [statistics.median(v) for v in rates], [min(v) for v in rates], [max(v) for v in rates],
+    batched = [n for n in names if "batched" in engines[n]]
+    rates = [engines[n]["batched"]["rows_per_second"] for n in batched]
+    _bars(right, batched, [statistics.median(v) for v in rates], [min(v) for v in rates], [max(v) for v in rates],
           "rows per second (log)", log=True)
     right.set_title("Batched, one thread")
     _footer(fig, result["machine"])

@@ -132,6 +132,8 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/ple-bench-train"))
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs-for", default="",
+                        help="fewer runs for some engines, e.g. pytorch-default-threads=2 (the table shows n)")
     parser.add_argument("--impl", choices=("fused", "per_layer"), default="fused")
     parser.add_argument("--engines", default="ple-train,pytorch-1-thread,pytorch-default-threads",
                         help="comma-separated: ple-train, pytorch-1-thread, pytorch-default-threads; "
@@ -141,6 +143,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=BENCH / "results")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
+    load_at_start = list(os.getloadavg())
     engines = [e for e in args.engines.split(",") if e]
 
     binary = build_ple_train()  # also the preferred producer of the prepared data
@@ -148,10 +151,11 @@ def main() -> None:
     print(f"data: {producer}", flush=True)
     rows = os.path.getsize(args.prepared / "train.income.u8")
     runs: dict[str, list] = {e: [] for e in engines}
+    runs_for = {k: int(v) for k, v in (item.split("=") for item in args.runs_for.split(",") if item)}
     errors: dict[str, str] = {}
     for r in range(1, args.runs + 1):
         for engine in engines:
-            if engine in errors:
+            if engine in errors or r > runs_for.get(engine, args.runs):
                 continue
             out = args.work / f"{engine}-run{r}"
             try:
@@ -178,6 +182,7 @@ def main() -> None:
         "runs": args.runs,
         "pytorch_impl": args.impl,
         "data_producer": producer,
+        "load_average_at_start": load_at_start,
         "ple_train_args": args.ple_train_args,
         "engines": {},
         "machine": machine.describe(),
