@@ -94,6 +94,10 @@ pub fn download_files(
                     expected,
                     actual,
                 },
+                DataError::Read { source, .. } => DataError::Http {
+                    url,
+                    message: format!("the body is not a complete gzip stream: {source}"),
+                },
                 other => other,
             });
         }
