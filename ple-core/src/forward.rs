@@ -48,6 +48,19 @@ fn sub_mut(s: &mut [f32], start: usize, len: usize) -> Result<&mut [f32], PleErr
         .ok_or(PleError::ScratchLength)
 }
 
+/// `split_at_mut` that reports a short slice instead of panicking.
+fn split(s: &mut [f32], at: u64) -> Result<(&mut [f32], &mut [f32]), PleError> {
+    let at = usize::try_from(at).map_err(|_| PleError::ScratchLength)?;
+    s.split_at_mut_checked(at).ok_or(PleError::ScratchLength)
+}
+
+/// `copy_from_slice` without its length assertion (the lengths are equal by construction).
+fn copy(from: &[f32], to: &mut [f32]) {
+    for (t, &f) in to.iter_mut().zip(from) {
+        *t = f;
+    }
+}
+
 fn relu(values: &mut [f32]) {
     for v in values {
         *v = v.max(0.0);
@@ -308,12 +321,12 @@ pub(crate) fn run<W: Weight, K: Kernels<W>>(
     check_input(model, &input)?;
 
     let [group_len, experts_len, hidden_len, levels_len] = scratch_regions(&s);
-    let (group, rest) = scratch.split_at_mut(group_len as usize);
-    let (experts, rest) = rest.split_at_mut(experts_len as usize);
-    let (hidden, rest) = rest.split_at_mut(hidden_len as usize);
-    let (hidden_a, hidden_b) = hidden.split_at_mut(max_hidden(&s) as usize);
-    let (mut previous, mut current) =
-        sub_mut(rest, 0, levels_len as usize)?.split_at_mut(levels_len as usize / 2);
+    let (group, rest) = split(scratch, group_len)?;
+    let (experts, rest) = split(rest, experts_len)?;
+    let (hidden, rest) = split(rest, hidden_len)?;
+    let (hidden_a, hidden_b) = split(hidden, max_hidden(&s))?;
+    let (levels, _) = split(rest, levels_len)?;
+    let (mut previous, mut current) = split(levels, levels_len / 2)?;
 
     let tasks = s.tasks as usize;
     let width = s.expert_width() as usize;
@@ -357,7 +370,7 @@ pub(crate) fn run<W: Weight, K: Kernels<W>>(
             relu(first);
             let slot = sub_mut(experts, x * width, width)?;
             if s.expert_units.len() == 1 {
-                slot.copy_from_slice(first);
+                copy(first, slot);
             } else {
                 let first = sub(group, at.expert(x), at.u0)?;
                 stack(
@@ -427,7 +440,7 @@ pub(crate) fn run<W: Weight, K: Kernels<W>>(
 
 fn report(gates: &mut Option<&mut [f32]>, at: &mut usize, weights: &[f32]) -> Result<(), PleError> {
     if let Some(out) = gates {
-        sub_mut(out, *at, weights.len())?.copy_from_slice(weights);
+        copy(weights, sub_mut(out, *at, weights.len())?);
         *at += weights.len();
     }
     Ok(())

@@ -6,11 +6,12 @@
 #![no_std]
 #![forbid(unsafe_op_in_unsafe_fn)]
 
-#[cfg(feature = "std")]
+#[cfg(any(feature = "std", test))]
 extern crate std;
 
 pub mod shape;
 
+pub mod capi;
 pub mod error;
 mod forward;
 pub mod input;

@@ -21,6 +21,9 @@ pub mod aarch64;
 #[cfg(target_arch = "x86_64")]
 pub mod x86_64;
 
+#[cfg(test)]
+mod twin_tests;
+
 use half::f16;
 
 use crate::weight::Weight;

@@ -32,9 +32,9 @@ pub struct Neon {
 impl Neon {
     /// The kernels, if this CPU has NEON.
     pub fn new() -> Option<Self> {
-        #[cfg(feature = "std")]
+        #[cfg(any(feature = "std", test))]
         let present = std::arch::is_aarch64_feature_detected!("neon");
-        #[cfg(not(feature = "std"))]
+        #[cfg(not(any(feature = "std", test)))]
         let present = cfg!(target_feature = "neon");
         present.then_some(Neon { _proof: () })
     }

@@ -24,11 +24,11 @@ pub struct Avx2 {
 impl Avx2 {
     /// The kernels, if this CPU has AVX2, FMA and F16C.
     pub fn new() -> Option<Self> {
-        #[cfg(feature = "std")]
+        #[cfg(any(feature = "std", test))]
         let present = std::is_x86_feature_detected!("avx2")
             && std::is_x86_feature_detected!("fma")
             && std::is_x86_feature_detected!("f16c");
-        #[cfg(not(feature = "std"))]
+        #[cfg(not(any(feature = "std", test)))]
         let present = cfg!(all(
             target_feature = "avx2",
             target_feature = "fma",

@@ -1,0 +1,135 @@
+/*
+ * ple_core.h: the C ABI of ple-core, the no_std inference engine for PLE (Progressive
+ * Layered Extraction) multi-task models. Link with libple_core.a (crate ple-core/capi).
+ *
+ * A model is plain data: a shape, an input layout and packed weights (see the ple-core crate
+ * documentation, module `packed`, for the layout; ple-codegen generates all three). Nothing is
+ * allocated; the caller provides a scratch buffer of ple_scratch_len(&model.shape) floats.
+ *
+ * Every function checks its arguments before touching memory: a null pointer with a non-zero
+ * length, a misaligned pointer, wrong lengths, out-of-range categories, non-finite inputs and
+ * output buffers overlapping other buffers are reported by a negative status code. A pointer
+ * whose length is 0 may be NULL. The functions cannot check that a pointer really addresses as
+ * many values as its length says: that is the caller's promise.
+ *
+ * The functions are reentrant; a model may be shared between threads as long as each call
+ * has its own scratch and output buffers.
+ */
+#ifndef PLE_CORE_H
+#define PLE_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Status codes. */
+#define PLE_OK 0
+#define PLE_ERR_NULL (-1)              /* a required pointer is null */
+#define PLE_ERR_SHAPE (-2)             /* invalid network shape */
+#define PLE_ERR_INPUT_LAYOUT (-3)      /* input layout does not match the shape */
+#define PLE_ERR_WEIGHTS_LENGTH (-4)    /* weight count differs from ple_packed_len */
+#define PLE_ERR_SCRATCH_LENGTH (-5)    /* scratch shorter than ple_scratch_len */
+#define PLE_ERR_INPUT_LENGTH (-6)      /* input length differs from the input layout */
+#define PLE_ERR_OUTPUT_LENGTH (-7)     /* probabilities length differs from the task count */
+#define PLE_ERR_GATES_LENGTH (-8)      /* gates length differs from ple_gates_len */
+#define PLE_ERR_CATEGORY (-9)          /* category index outside its vocabulary */
+#define PLE_ERR_NON_FINITE (-10)       /* an input value is NaN or infinite */
+#define PLE_ERR_CANONICAL_LENGTH (-11) /* canonical parameter count is wrong */
+#define PLE_ERR_POINTER (-12)          /* misaligned pointer or unaddressable length */
+#define PLE_ERR_OVERLAP (-13)          /* an output buffer overlaps another buffer */
+
+/* The category index of a value not in the vocabulary: an all-zero one-hot block. */
+#define PLE_UNKNOWN_CATEGORY 0xFFFFu
+
+/* The network: `levels` extraction levels of `experts_per_task` experts per task plus
+ * `shared_experts` shared experts, each a stack of ReLU layers of `expert_units` widths;
+ * per task a tower of ReLU layers of `tower_units` widths and one logit. */
+typedef struct ple_shape {
+    uint32_t input_dim;
+    uint32_t tasks;
+    uint32_t experts_per_task;
+    uint32_t shared_experts;
+    uint32_t levels;
+    const uint32_t *expert_units;
+    uint32_t expert_layers;
+    const uint32_t *tower_units; /* may be NULL when tower_layers == 0 */
+    uint32_t tower_layers;
+} ple_shape;
+
+/* The dense input: `numeric` numeric columns, then one one-hot block per categorical field
+ * of vocab_sizes[f] columns. */
+typedef struct ple_input_layout {
+    uint32_t numeric;
+    const uint16_t *vocab_sizes; /* may be NULL when fields == 0 */
+    uint32_t fields;
+} ple_input_layout;
+
+/* A model with float weights in the packed layout. */
+typedef struct ple_model_f32 {
+    ple_shape shape;
+    ple_input_layout layout;
+    const float *weights;
+    size_t weights_len;
+} ple_model_f32;
+
+/* A model with IEEE binary16 weights (bit patterns) in the packed layout. */
+typedef struct ple_model_f16 {
+    ple_shape shape;
+    ple_input_layout layout;
+    const uint16_t *weights;
+    size_t weights_len;
+} ple_model_f16;
+
+/* PLE_OK if the model struct is consistent (shape, layout and weight count), else why not. */
+int32_t ple_validate_f32(const ple_model_f32 *model);
+int32_t ple_validate_f16(const ple_model_f16 *model);
+
+/* Sizes of a shape, in values; 0 for a NULL or invalid shape. */
+size_t ple_scratch_len(const ple_shape *shape); /* floats of scratch per call */
+size_t ple_gates_len(const ple_shape *shape);   /* gate weights reported per call */
+size_t ple_packed_len(const ple_shape *shape);  /* packed weights of the model */
+
+/* Predicts one row. Writes one probability per task into `probabilities`
+ * (probabilities_len == shape.tasks) and, when `gates` is not NULL, the gate weights
+ * (gates_len == ple_gates_len): for each level, each task's gate (its own experts, then the
+ * shared ones), then the shared gate on every level but the last. Pass gates = NULL,
+ * gates_len = 0 for no gates. Returns PLE_OK or a negative status code. */
+int32_t ple_predict_dense_f32(const ple_model_f32 *model,
+                              const float *input, size_t input_len,
+                              float *scratch, size_t scratch_len,
+                              float *probabilities, size_t probabilities_len,
+                              float *gates, size_t gates_len);
+
+/* The sparse form: `numeric_len` == layout.numeric values and one category index per field
+ * (categories_len == layout.fields; PLE_UNKNOWN_CATEGORY for an unseen value). */
+int32_t ple_predict_sparse_f32(const ple_model_f32 *model,
+                               const float *numeric, size_t numeric_len,
+                               const uint16_t *categories, size_t categories_len,
+                               float *scratch, size_t scratch_len,
+                               float *probabilities, size_t probabilities_len,
+                               float *gates, size_t gates_len);
+
+int32_t ple_predict_dense_f16(const ple_model_f16 *model,
+                              const float *input, size_t input_len,
+                              float *scratch, size_t scratch_len,
+                              float *probabilities, size_t probabilities_len,
+                              float *gates, size_t gates_len);
+
+int32_t ple_predict_sparse_f16(const ple_model_f16 *model,
+                               const float *numeric, size_t numeric_len,
+                               const uint16_t *categories, size_t categories_len,
+                               float *scratch, size_t scratch_len,
+                               float *probabilities, size_t probabilities_len,
+                               float *gates, size_t gates_len);
+
+/* A static English description of a status code. */
+const char *ple_error_message(int32_t code);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PLE_CORE_H */

@@ -1,0 +1,504 @@
+//! The C ABI: plain `#[repr(C)]` structs a C program (or a generated header) fills in, and
+//! `extern "C"` functions returning an `int32_t` status.
+//!
+//! The static library `libple_core.a` (crate `ple-core/capi`) exports these symbols, and
+//! `ple-core/capi/include/ple_core.h` declares them. Every function checks its arguments
+//! before it forms a Rust slice: null pointers with a non-zero length, misaligned pointers,
+//! lengths too large to address, and output buffers that overlap each other or an input are
+//! reported as errors, never undefined behaviour. What no function can check is that a
+//! pointer really addresses as many values as its length says; that stays the caller's
+//! promise, as with any C API.
+//!
+//! A pointer whose length is 0 may be null.
+
+use core::mem::size_of;
+
+use half::f16;
+
+use crate::error::PleError;
+use crate::input::{Input, InputLayout};
+use crate::kernels::{Detected, Kernels};
+use crate::model::PleModel;
+use crate::packed;
+use crate::shape::PleShape;
+use crate::weight::Weight;
+
+/// Success.
+pub const PLE_OK: i32 = 0;
+/// A required pointer is null (or a pointer with a non-zero length is).
+pub const PLE_ERR_NULL: i32 = -1;
+/// The network shape is invalid.
+pub const PLE_ERR_SHAPE: i32 = -2;
+/// The input layout does not describe the shape's input.
+pub const PLE_ERR_INPUT_LAYOUT: i32 = -3;
+/// The weight count differs from the packed length of the shape.
+pub const PLE_ERR_WEIGHTS_LENGTH: i32 = -4;
+/// The scratch buffer is shorter than `ple_scratch_len`.
+pub const PLE_ERR_SCRATCH_LENGTH: i32 = -5;
+/// An input has the wrong number of values or categories.
+pub const PLE_ERR_INPUT_LENGTH: i32 = -6;
+/// The probability buffer does not have one entry per task.
+pub const PLE_ERR_OUTPUT_LENGTH: i32 = -7;
+/// The gate buffer is not `ple_gates_len` long.
+pub const PLE_ERR_GATES_LENGTH: i32 = -8;
+/// A category index is outside its field's vocabulary (and not `PLE_UNKNOWN_CATEGORY`).
+pub const PLE_ERR_CATEGORY: i32 = -9;
+/// An input value is NaN or infinite.
+pub const PLE_ERR_NON_FINITE: i32 = -10;
+/// A canonical parameter buffer has the wrong length.
+pub const PLE_ERR_CANONICAL_LENGTH: i32 = -11;
+/// A pointer is not aligned for its type, or a length is too large to address.
+pub const PLE_ERR_POINTER: i32 = -12;
+/// An output buffer overlaps another buffer of the call.
+pub const PLE_ERR_OVERLAP: i32 = -13;
+
+/// The shape of a network (see `ple_core::shape`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct PleShapeC {
+    pub input_dim: u32,
+    pub tasks: u32,
+    pub experts_per_task: u32,
+    pub shared_experts: u32,
+    pub levels: u32,
+    /// `expert_layers` widths.
+    pub expert_units: *const u32,
+    pub expert_layers: u32,
+    /// `tower_layers` widths (may be null when 0).
+    pub tower_units: *const u32,
+    pub tower_layers: u32,
+}
+
+/// The input layout: `numeric` numeric columns, then `fields` one-hot blocks.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct PleInputLayoutC {
+    pub numeric: u32,
+    /// `fields` vocabulary sizes (may be null when 0).
+    pub vocab_sizes: *const u16,
+    pub fields: u32,
+}
+
+/// A model with `f32` weights in the packed layout.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct PleModelF32 {
+    pub shape: PleShapeC,
+    pub layout: PleInputLayoutC,
+    pub weights: *const f32,
+    pub weights_len: usize,
+}
+
+/// A model with `f16` weights (IEEE binary16 bit patterns) in the packed layout.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct PleModelF16 {
+    pub shape: PleShapeC,
+    pub layout: PleInputLayoutC,
+    pub weights: *const u16,
+    pub weights_len: usize,
+}
+
+/// The status code of an error.
+pub const fn error_code(e: PleError) -> i32 {
+    match e {
+        PleError::Shape(_) => PLE_ERR_SHAPE,
+        PleError::InputLayout => PLE_ERR_INPUT_LAYOUT,
+        PleError::WeightsLength => PLE_ERR_WEIGHTS_LENGTH,
+        PleError::CanonicalLength => PLE_ERR_CANONICAL_LENGTH,
+        PleError::ScratchLength => PLE_ERR_SCRATCH_LENGTH,
+        PleError::InputLength => PLE_ERR_INPUT_LENGTH,
+        PleError::OutputLength => PLE_ERR_OUTPUT_LENGTH,
+        PleError::GatesLength => PLE_ERR_GATES_LENGTH,
+        PleError::CategoryOutOfRange { .. } => PLE_ERR_CATEGORY,
+        PleError::NonFiniteInput { .. } => PLE_ERR_NON_FINITE,
+    }
+}
+
+/// A byte range `[start, end)` of one argument, for the overlap check.
+#[derive(Clone, Copy)]
+struct Span(usize, usize);
+
+impl Span {
+    fn of<T>(ptr: *const T, len: usize) -> Span {
+        let start = ptr as usize;
+        Span(
+            start,
+            start.saturating_add(len.saturating_mul(size_of::<T>())),
+        )
+    }
+
+    fn overlaps(self, other: Span) -> bool {
+        self.0 < self.1 && other.0 < other.1 && self.0 < other.1 && other.0 < self.1
+    }
+}
+
+/// Checks what `slice::from_raw_parts` requires of a pointer and a length, short of the
+/// memory's extent.
+fn check_ptr<T>(ptr: *const T, len: usize) -> Result<(), i32> {
+    if len == 0 {
+        return Ok(());
+    }
+    if ptr.is_null() {
+        return Err(PLE_ERR_NULL);
+    }
+    if (ptr as usize) % core::mem::align_of::<T>() != 0
+        || len > isize::MAX as usize / size_of::<T>().max(1)
+    {
+        return Err(PLE_ERR_POINTER);
+    }
+    Ok(())
+}
+
+/// # Safety
+/// `ptr` must address `len` values (when `len > 0`) that live for `'a` and are not written
+/// meanwhile; [`check_ptr`] must have passed.
+unsafe fn slice<'a, T>(ptr: *const T, len: usize) -> &'a [T] {
+    if len == 0 {
+        &[]
+    } else {
+        // SAFETY: non-null, aligned and of addressable size (`check_ptr`); extent and
+        // lifetime are the caller's promise.
+        unsafe { core::slice::from_raw_parts(ptr, len) }
+    }
+}
+
+/// # Safety
+/// As [`slice`], and the values must be writable and not aliased by any other slice in use.
+unsafe fn slice_mut<'a, T>(ptr: *mut T, len: usize) -> &'a mut [T] {
+    if len == 0 {
+        &mut []
+    } else {
+        // SAFETY: as `slice`; the caller has checked that no other argument overlaps it.
+        unsafe { core::slice::from_raw_parts_mut(ptr, len) }
+    }
+}
+
+/// # Safety
+/// The pointers of `shape` must address as many values as their counts say.
+unsafe fn shape_from<'a>(shape: &PleShapeC) -> Result<PleShape<'a>, i32> {
+    let (eu, el) = (shape.expert_units, shape.expert_layers as usize);
+    let (tu, tl) = (shape.tower_units, shape.tower_layers as usize);
+    check_ptr(eu, el)?;
+    check_ptr(tu, tl)?;
+    // SAFETY: checked above; the extent is the caller's promise.
+    let (expert_units, tower_units) = unsafe { (slice(eu, el), slice(tu, tl)) };
+    Ok(PleShape {
+        input_dim: shape.input_dim,
+        tasks: shape.tasks,
+        experts_per_task: shape.experts_per_task,
+        shared_experts: shape.shared_experts,
+        levels: shape.levels,
+        expert_units,
+        tower_units,
+    })
+}
+
+/// # Safety
+/// The pointers of `layout` must address as many values as their counts say.
+unsafe fn layout_from<'a>(layout: &PleInputLayoutC) -> Result<InputLayout<'a>, i32> {
+    let fields = layout.fields as usize;
+    check_ptr(layout.vocab_sizes, fields)?;
+    // SAFETY: checked above; the extent is the caller's promise.
+    let vocab_sizes = unsafe { slice(layout.vocab_sizes, fields) };
+    Ok(InputLayout {
+        numeric: layout.numeric,
+        vocab_sizes,
+    })
+}
+
+/// The parts of both model structs.
+trait ModelC {
+    type W: Weight;
+    fn parts(&self) -> (&PleShapeC, &PleInputLayoutC, *const Self::W, usize);
+}
+
+impl ModelC for PleModelF32 {
+    type W = f32;
+    fn parts(&self) -> (&PleShapeC, &PleInputLayoutC, *const f32, usize) {
+        (&self.shape, &self.layout, self.weights, self.weights_len)
+    }
+}
+
+impl ModelC for PleModelF16 {
+    type W = f16;
+    fn parts(&self) -> (&PleShapeC, &PleInputLayoutC, *const f16, usize) {
+        // `f16` is `repr(transparent)` over `u16`: the same bits, size and alignment.
+        (
+            &self.shape,
+            &self.layout,
+            self.weights.cast(),
+            self.weights_len,
+        )
+    }
+}
+
+/// # Safety
+/// `model` must be null or point to a model struct whose pointers address as many values
+/// as their counts say.
+unsafe fn model_from<'a, M: ModelC>(model: *const M) -> Result<(PleModel<'a, M::W>, Span), i32> {
+    if model.is_null() || (model as usize) % core::mem::align_of::<M>() != 0 {
+        return Err(if model.is_null() {
+            PLE_ERR_NULL
+        } else {
+            PLE_ERR_POINTER
+        });
+    }
+    // SAFETY: non-null and aligned; that it points to a model struct is the caller's promise.
+    let m = unsafe { &*model };
+    let (shape, layout, weights, len) = m.parts();
+    // SAFETY: the struct's pointers are the caller's promise, as documented.
+    let (shape, layout) = unsafe { (shape_from(shape)?, layout_from(layout)?) };
+    check_ptr(weights, len)?;
+    // SAFETY: checked above.
+    let weights = unsafe { slice(weights, len) };
+    let model = PleModel::new(shape, layout, weights).map_err(error_code)?;
+    Ok((model, Span::of(weights.as_ptr(), weights.len())))
+}
+
+/// The arguments of one prediction.
+struct Call {
+    input: (*const f32, usize),
+    categories: Option<(*const u16, usize)>,
+    scratch: (*mut f32, usize),
+    probabilities: (*mut f32, usize),
+    gates: (*mut f32, usize),
+}
+
+/// # Safety
+/// Every pointer must address as many values as its length says (the model's as for
+/// [`model_from`]); the output buffers must be writable.
+unsafe fn predict<M: ModelC>(model: *const M, call: Call) -> i32
+where
+    Detected: Kernels<M::W>,
+{
+    // SAFETY: forwarded from the caller.
+    let (model, weights) = match unsafe { model_from(model) } {
+        Ok(m) => m,
+        Err(code) => return code,
+    };
+    let categories = call.categories.unwrap_or((core::ptr::null(), 0));
+    let checks = [
+        check_ptr(call.input.0, call.input.1),
+        check_ptr(categories.0, categories.1),
+        check_ptr(call.scratch.0, call.scratch.1),
+        check_ptr(call.probabilities.0, call.probabilities.1),
+        check_ptr(call.gates.0, call.gates.1),
+    ];
+    for check in checks {
+        if let Err(code) = check {
+            return code;
+        }
+    }
+    let outputs = [
+        Span::of(call.scratch.0, call.scratch.1),
+        Span::of(call.probabilities.0, call.probabilities.1),
+        Span::of(call.gates.0, call.gates.1),
+    ];
+    let inputs = [
+        Span::of(call.input.0, call.input.1),
+        Span::of(categories.0, categories.1),
+        weights,
+    ];
+    for (i, out) in outputs.iter().enumerate() {
+        let clash = outputs
+            .iter()
+            .skip(i + 1)
+            .chain(&inputs)
+            .any(|other| out.overlaps(*other));
+        if clash {
+            return PLE_ERR_OVERLAP;
+        }
+    }
+    // SAFETY: every pointer passed `check_ptr`, no output overlaps anything else, and the
+    // extents are the caller's promise.
+    let (values, cats, scratch, probabilities, gates) = unsafe {
+        (
+            slice(call.input.0, call.input.1),
+            slice(categories.0, categories.1),
+            slice_mut(call.scratch.0, call.scratch.1),
+            slice_mut(call.probabilities.0, call.probabilities.1),
+            slice_mut(call.gates.0, call.gates.1),
+        )
+    };
+    let input = match call.categories {
+        Some(_) => Input::Sparse {
+            numeric: values,
+            categories: cats,
+        },
+        None => Input::Dense(values),
+    };
+    let gates = if call.gates.0.is_null() && call.gates.1 == 0 {
+        None
+    } else {
+        Some(gates)
+    };
+    match model.predict_using(&Detected::new(), input, scratch, probabilities, gates) {
+        Ok(()) => PLE_OK,
+        Err(e) => error_code(e),
+    }
+}
+
+/// Checks a model struct: `PLE_OK`, or why it cannot run.
+///
+/// # Safety
+/// `model` must be null or point to a model struct whose pointers address as many values
+/// as their counts say.
+#[no_mangle]
+pub unsafe extern "C" fn ple_validate_f32(model: *const PleModelF32) -> i32 {
+    // SAFETY: forwarded from the caller.
+    match unsafe { model_from(model) } {
+        Ok(_) => PLE_OK,
+        Err(code) => code,
+    }
+}
+
+/// [`ple_validate_f32`] for an f16 model.
+///
+/// # Safety
+/// As [`ple_validate_f32`].
+#[no_mangle]
+pub unsafe extern "C" fn ple_validate_f16(model: *const PleModelF16) -> i32 {
+    // SAFETY: forwarded from the caller.
+    match unsafe { model_from(model) } {
+        Ok(_) => PLE_OK,
+        Err(code) => code,
+    }
+}
+
+/// Applies a size function to a C shape; 0 for a null pointer or an invalid shape.
+///
+/// # Safety
+/// As [`ple_scratch_len`].
+unsafe fn shape_size(shape: *const PleShapeC, size: fn(&PleShape<'_>) -> usize) -> usize {
+    if shape.is_null() || (shape as usize) % core::mem::align_of::<PleShapeC>() != 0 {
+        return 0;
+    }
+    // SAFETY: non-null and aligned; the rest is the caller's promise.
+    match unsafe { shape_from(&*shape) } {
+        Ok(s) => size(&s),
+        Err(_) => 0,
+    }
+}
+
+/// Number of `float`s of scratch a prediction needs; 0 for a null or invalid shape.
+///
+/// # Safety
+/// `shape` must be null or point to a shape whose pointers address as many values as their
+/// counts say.
+#[no_mangle]
+pub unsafe extern "C" fn ple_scratch_len(shape: *const PleShapeC) -> usize {
+    // SAFETY: forwarded from the caller.
+    unsafe { shape_size(shape, packed::scratch_len) }
+}
+
+/// Number of gate weights a prediction reports; 0 for a null or invalid shape.
+///
+/// # Safety
+/// As [`ple_scratch_len`].
+#[no_mangle]
+pub unsafe extern "C" fn ple_gates_len(shape: *const PleShapeC) -> usize {
+    // SAFETY: forwarded from the caller.
+    unsafe { shape_size(shape, packed::gates_len) }
+}
+
+/// Number of packed weights of a shape; 0 for a null or invalid shape.
+///
+/// # Safety
+/// As [`ple_scratch_len`].
+#[no_mangle]
+pub unsafe extern "C" fn ple_packed_len(shape: *const PleShapeC) -> usize {
+    // SAFETY: forwarded from the caller.
+    unsafe { shape_size(shape, packed::packed_len) }
+}
+
+macro_rules! predict_fns {
+    ($dense:ident, $sparse:ident, $model:ty) => {
+        /// Predicts one dense row: `input_len` values in, one probability per task out,
+        /// and, when `gates` is not null, the gate weights. Returns `PLE_OK` or an error.
+        ///
+        /// # Safety
+        /// Every pointer must be null or address as many values as its length says (the
+        /// model's as for `ple_validate_*`), and the outputs must be writable.
+        #[no_mangle]
+        #[allow(clippy::too_many_arguments)]
+        pub unsafe extern "C" fn $dense(
+            model: *const $model,
+            input: *const f32,
+            input_len: usize,
+            scratch: *mut f32,
+            scratch_len: usize,
+            probabilities: *mut f32,
+            probabilities_len: usize,
+            gates: *mut f32,
+            gates_len: usize,
+        ) -> i32 {
+            let call = Call {
+                input: (input, input_len),
+                categories: None,
+                scratch: (scratch, scratch_len),
+                probabilities: (probabilities, probabilities_len),
+                gates: (gates, gates_len),
+            };
+            // SAFETY: forwarded from the caller.
+            unsafe { predict(model, call) }
+        }
+
+        /// Predicts one sparse row: the numeric values and one category index per field
+        /// (`PLE_UNKNOWN_CATEGORY` for an unseen value). Otherwise as the dense function.
+        ///
+        /// # Safety
+        /// As the dense function.
+        #[no_mangle]
+        #[allow(clippy::too_many_arguments)]
+        pub unsafe extern "C" fn $sparse(
+            model: *const $model,
+            numeric: *const f32,
+            numeric_len: usize,
+            categories: *const u16,
+            categories_len: usize,
+            scratch: *mut f32,
+            scratch_len: usize,
+            probabilities: *mut f32,
+            probabilities_len: usize,
+            gates: *mut f32,
+            gates_len: usize,
+        ) -> i32 {
+            let call = Call {
+                input: (numeric, numeric_len),
+                categories: Some((categories, categories_len)),
+                scratch: (scratch, scratch_len),
+                probabilities: (probabilities, probabilities_len),
+                gates: (gates, gates_len),
+            };
+            // SAFETY: forwarded from the caller.
+            unsafe { predict(model, call) }
+        }
+    };
+}
+
+predict_fns!(ple_predict_dense_f32, ple_predict_sparse_f32, PleModelF32);
+predict_fns!(ple_predict_dense_f16, ple_predict_sparse_f16, PleModelF16);
+
+/// A static, NUL-terminated English description of a status code.
+#[no_mangle]
+pub extern "C" fn ple_error_message(code: i32) -> *const core::ffi::c_char {
+    let text: &'static core::ffi::CStr = match code {
+        PLE_OK => c"ok",
+        PLE_ERR_NULL => c"a required pointer is null",
+        PLE_ERR_SHAPE => c"invalid network shape",
+        PLE_ERR_INPUT_LAYOUT => c"input layout does not match the shape",
+        PLE_ERR_WEIGHTS_LENGTH => c"weight count differs from the packed length",
+        PLE_ERR_SCRATCH_LENGTH => c"scratch buffer is too short",
+        PLE_ERR_INPUT_LENGTH => c"input length differs from the input layout",
+        PLE_ERR_OUTPUT_LENGTH => c"probability buffer length differs from the task count",
+        PLE_ERR_GATES_LENGTH => c"gate buffer length differs from ple_gates_len",
+        PLE_ERR_CATEGORY => c"category index outside its vocabulary",
+        PLE_ERR_NON_FINITE => c"input value is not finite",
+        PLE_ERR_CANONICAL_LENGTH => c"canonical parameter count is wrong",
+        PLE_ERR_POINTER => c"misaligned pointer or unaddressable length",
+        PLE_ERR_OVERLAP => c"an output buffer overlaps another buffer",
+        _ => c"unknown status code",
+    };
+    text.as_ptr()
+}

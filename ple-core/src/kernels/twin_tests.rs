@@ -1,0 +1,170 @@
+//! Every SIMD kernel against its scalar twin, over many shapes and lengths.
+//!
+//! One macro instantiates the same properties for each backend: the dense-layer kernel
+//! within a rounding tolerance (FMA rounds once where scalar rounds twice), the row
+//! addition exactly, and both on mismatched slice lengths, where they must neither panic nor
+//! touch anything the scalar twin does not.
+
+extern crate std;
+
+use std::vec::Vec;
+
+use half::f16;
+use proptest::prelude::*;
+
+use super::scalar::Scalar;
+use super::Kernels;
+use crate::weight::Weight;
+
+/// A dense-layer case: `x`, a weight matrix (possibly shorter or longer than `x.len() * n`)
+/// and the initial output.
+fn gemv_case() -> impl Strategy<Value = (Vec<f32>, Vec<f32>, Vec<f32>)> {
+    (0usize..24, 0usize..150, -3i32..20).prop_flat_map(|(rows, n, extra)| {
+        let w_len = ((rows * n) as i64 + extra as i64 * (n as i64 / 3)).max(0) as usize;
+        (
+            prop::collection::vec(-2.0f32..2.0, rows),
+            prop::collection::vec(-1.0f32..1.0, w_len),
+            prop::collection::vec(-1.0f32..1.0, n),
+        )
+    })
+}
+
+fn row_case() -> impl Strategy<Value = (Vec<f32>, Vec<f32>)> {
+    (0usize..150, 0usize..150).prop_flat_map(|(a, b)| {
+        (
+            prop::collection::vec(-1.0f32..1.0, a),
+            prop::collection::vec(-1.0f32..1.0, b),
+        )
+    })
+}
+
+/// The largest difference FMA rounding can make to `out += x · W`, column by column.
+fn tolerance<W: Weight>(x: &[f32], w: &[W], out: &[f32]) -> Vec<f32> {
+    let n = out.len();
+    out.iter()
+        .enumerate()
+        .map(|(j, &o)| {
+            let magnitude: f32 = x
+                .iter()
+                .enumerate()
+                .filter_map(|(i, &xi)| w.get(i * n + j).map(|&v| (xi * v.to_f32()).abs()))
+                .sum();
+            1e-5 * (magnitude + o.abs()) + 1e-6
+        })
+        .collect()
+}
+
+fn check_gemv<W: Weight, K: Kernels<W>>(
+    kernels: &K,
+    x: &[f32],
+    w: &[W],
+    out: &[f32],
+) -> Result<(), TestCaseError> {
+    let mut expected = out.to_vec();
+    Scalar.gemv_acc(x, w, &mut expected);
+    let mut actual = out.to_vec();
+    kernels.gemv_acc(x, w, &mut actual);
+    for ((a, e), t) in actual.iter().zip(&expected).zip(tolerance(x, w, out)) {
+        prop_assert!((a - e).abs() <= t, "simd {a} vs scalar {e} (tolerance {t})");
+    }
+    Ok(())
+}
+
+fn check_add_row<W: Weight, K: Kernels<W>>(
+    kernels: &K,
+    row: &[W],
+    out: &[f32],
+) -> Result<(), TestCaseError> {
+    let mut expected = out.to_vec();
+    Scalar.add_row(row, &mut expected);
+    let mut actual = out.to_vec();
+    kernels.add_row(row, &mut actual);
+    let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+    prop_assert_eq!(bits(&actual), bits(&expected));
+    Ok(())
+}
+
+fn halves(values: &[f32]) -> Vec<f16> {
+    values.iter().map(|&v| f16::from_f32(v)).collect()
+}
+
+macro_rules! twin_tests {
+    ($backend:ident, $kernels:expr) => {
+        mod $backend {
+            use super::*;
+
+            /// The backend, or `None` (and the properties pass vacuously) on a CPU without
+            /// it; `simd_backends_exist_where_the_cpu_has_them` keeps that honest.
+            macro_rules! kernels_or_skip {
+                () => {
+                    match $kernels {
+                        Some(k) => k,
+                        None => return Ok(()),
+                    }
+                };
+            }
+
+            proptest! {
+                #![proptest_config(ProptestConfig::with_cases(256))]
+
+                #[test]
+                fn gemv_f32_matches_scalar((x, w, out) in gemv_case()) {
+                    check_gemv(&kernels_or_skip!(), &x, &w, &out)?;
+                }
+
+                #[test]
+                fn gemv_f16_matches_scalar((x, w, out) in gemv_case()) {
+                    check_gemv(&kernels_or_skip!(), &x, &halves(&w), &out)?;
+                }
+
+                #[test]
+                fn add_row_f32_matches_scalar_exactly((row, out) in row_case()) {
+                    check_add_row(&kernels_or_skip!(), &row, &out)?;
+                }
+
+                #[test]
+                fn add_row_f16_matches_scalar_exactly((row, out) in row_case()) {
+                    check_add_row(&kernels_or_skip!(), &halves(&row), &out)?;
+                }
+
+                #[test]
+                fn f16_special_values_widen_like_scalar(bits in prop::collection::vec(any::<u16>(), 0..40)) {
+                    let row: Vec<f16> = bits.iter().map(|&b| f16::from_bits(b)).collect();
+                    let zeros = std::vec![0.0f32; row.len()];
+                    let mut expected = zeros.clone();
+                    Scalar.add_row(&row, &mut expected);
+                    let mut actual = zeros;
+                    kernels_or_skip!().add_row(&row, &mut actual);
+                    for (a, e) in actual.iter().zip(&expected) {
+                        prop_assert!(a.to_bits() == e.to_bits() || (a.is_nan() && e.is_nan()), "{a} vs {e}");
+                    }
+                }
+            }
+        }
+    };
+}
+
+twin_tests!(detected, Some(super::super::Detected::new()));
+
+#[cfg(target_arch = "x86_64")]
+twin_tests!(avx2, super::super::x86_64::Avx2::new());
+
+#[cfg(target_arch = "aarch64")]
+twin_tests!(neon, super::super::aarch64::Neon::new());
+
+#[test]
+fn simd_backends_exist_where_the_cpu_has_them() {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let cpu = std::is_x86_feature_detected!("avx2")
+            && std::is_x86_feature_detected!("fma")
+            && std::is_x86_feature_detected!("f16c");
+        assert_eq!(super::x86_64::Avx2::new().is_some(), cpu);
+        assert_eq!(super::Detected::new().name() == "avx2", cpu);
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        assert!(super::aarch64::Neon::new().is_some());
+        assert_eq!(super::Detected::new().name(), "neon");
+    }
+}
