@@ -7,8 +7,11 @@
 //!   loading ([`ModelFile::load`]) and atomic, deterministic saving ([`ModelFile::save`]).
 //! - [`fold`]: folding the numeric standardisation into the first layers, so that deployed
 //!   models take raw values.
+//! - [`codegen`]: baking a model into Rust (`include!`-able, static arrays for ple-core) or a
+//!   C header and source, at f32 or f16.
 //! - [`feature_spec`]: how a raw record becomes the model's input.
 
+pub mod codegen;
 pub mod feature_spec;
 pub mod fold;
 pub mod model_file;

@@ -1,0 +1,79 @@
+//! `ple-codegen`: bake a model file into Rust or C source for ple-core.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, ValueEnum};
+use ple_codegen::codegen::{bake_file, generate_into, Lang, Precision};
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum PrecisionArg {
+    F32,
+    F16,
+    Int8,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum LangArg {
+    Rust,
+    C,
+}
+
+/// Bake a trained PLE model (model.safetensors) into Rust or C source for ple-core.
+#[derive(Parser, Debug)]
+#[command(version)]
+struct Args {
+    /// The model file written by ple-train (or by examples/export_pytorch.py).
+    #[arg(long)]
+    model: PathBuf,
+    /// Number format of the baked weights.
+    #[arg(long, value_enum, default_value = "f32")]
+    precision: PrecisionArg,
+    /// Output language: a Rust module for `include!`, or a C header and source.
+    #[arg(long, value_enum, default_value = "rust")]
+    lang: LangArg,
+    /// Directory to write the generated files into (created if missing).
+    #[arg(long)]
+    out: PathBuf,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let precision = match args.precision {
+        PrecisionArg::F32 => Precision::F32,
+        PrecisionArg::F16 => Precision::F16,
+        PrecisionArg::Int8 => {
+            eprintln!(
+                "ple-codegen: int8 emission is not available in this version; use f32 or f16"
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let lang = match args.lang {
+        LangArg::Rust => Lang::Rust,
+        LangArg::C => Lang::C,
+    };
+    let result = bake_file(&args.model, precision).and_then(|baked| {
+        let written = generate_into(&baked, lang, &args.out)?;
+        Ok((baked, written))
+    });
+    match result {
+        Ok((baked, written)) => {
+            for path in written {
+                println!("wrote {}", path.display());
+            }
+            let footprint = baked.footprint();
+            println!(
+                "footprint ({}): {} bytes of weights (flash), {} bytes of scratch (RAM)",
+                precision.name(),
+                footprint.weight_bytes,
+                footprint.scratch_bytes
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("ple-codegen: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,117 @@
+//! The generated Rust for a small model (checked in under `tests/generated/`, kept up to date
+//! by `generated_up_to_date.rs`) compiles, and predicts on raw records what the unfolded model
+//! predicts on normalised dense input.
+
+mod common;
+
+use ple_codegen::model_file::ModelFile;
+use ple_core::{Input, InputLayout, ModelF32, UNKNOWN_CATEGORY};
+
+use common::{tiny_model, SHAPE};
+
+mod tiny_f32 {
+    include!("generated/tiny_f32.rs");
+}
+#[allow(dead_code)] // the f16 module is only used for its predictions
+mod tiny_f16 {
+    include!("generated/tiny_f16.rs");
+}
+
+/// The dense, normalised input the trainer feeds for a raw row.
+fn dense_normalised(model: &ModelFile, numeric: &[f32], categories: &[u16]) -> Vec<f32> {
+    let spec = model.feature_spec.as_ref().unwrap();
+    let norm = model.normalisation.as_ref().unwrap();
+    let mut dense = vec![0.0; SHAPE.input_dim as usize];
+    for (j, &x) in numeric.iter().enumerate() {
+        dense[j] = (x - norm.mean[j]) / norm.std[j];
+    }
+    for (field, &c) in spec.categorical.iter().zip(categories) {
+        if c != UNKNOWN_CATEGORY {
+            dense[field.offset + c as usize] = 1.0;
+        }
+    }
+    dense
+}
+
+#[test]
+fn generated_models_predict_like_the_unfolded_model_on_normalised_input() {
+    let model = tiny_model();
+    let mut packed = vec![0.0; ple_core::packed_len(&SHAPE)];
+    ple_core::pack_f32(&SHAPE, &model.parameters, &mut packed).unwrap();
+    let unfolded = ModelF32::new(SHAPE, InputLayout::dense(SHAPE.input_dim), &packed).unwrap();
+    let mut scratch = vec![0.0; ple_core::scratch_len(&SHAPE)];
+    let mut generated_scratch = [0.0; tiny_f32::SCRATCH_LEN];
+
+    let mut checked = 0;
+    for age in [0.0f32, 17.0, 45.5, 90.0] {
+        for wage in [0.0f32, 1200.0, 9999.0] {
+            for sex in [0, 1, UNKNOWN_CATEGORY] {
+                for education in [0, 2, 4, UNKNOWN_CATEGORY] {
+                    let (numeric, categories) = ([age, wage], [sex, education]);
+                    let dense = dense_normalised(&model, &numeric, &categories);
+                    let mut expected = [0.0; 2];
+                    unfolded
+                        .predict(Input::Dense(&dense), &mut scratch, &mut expected)
+                        .unwrap();
+                    let f32s =
+                        tiny_f32::predict(&numeric, &categories, &mut generated_scratch).unwrap();
+                    let f16s =
+                        tiny_f16::predict(&numeric, &categories, &mut generated_scratch).unwrap();
+                    for task in 0..2 {
+                        assert!(
+                            (f32s[task] - expected[task]).abs() < 1e-5,
+                            "{f32s:?} vs {expected:?}"
+                        );
+                        assert!(
+                            (f16s[task] - expected[task]).abs() < 2e-2,
+                            "{f16s:?} vs {expected:?}"
+                        );
+                    }
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(checked, 4 * 3 * 3 * 4);
+}
+
+#[test]
+fn generated_encode_reads_raw_records_like_the_trainer() {
+    let record = [
+        " 38",
+        " Male",
+        " Masters",
+        " 1250.5",
+        " Married",
+        " - 50000.",
+    ];
+    let (mut numeric, mut categories) = ([0.0; 2], [0; 2]);
+    tiny_f32::encode(&record, &mut numeric, &mut categories).unwrap();
+    assert_eq!(numeric, [38.0, 1250.5]);
+    assert_eq!(categories, [1, 4]);
+
+    let unseen = [" 38", " Unknown", " ?", " 0", "", ""];
+    tiny_f32::encode(&unseen, &mut numeric, &mut categories).unwrap();
+    assert_eq!(categories, [UNKNOWN_CATEGORY, 3]);
+
+    let bad = [" 38", " Male", " Masters", " lots", "", ""];
+    assert_eq!(
+        tiny_f32::encode(&bad, &mut numeric, &mut categories),
+        Err(tiny_f32::EncodeError::Numeric { column: 3 })
+    );
+    assert_eq!(
+        tiny_f32::encode(&record[..5], &mut numeric, &mut categories),
+        Err(tiny_f32::EncodeError::Columns { found: 5 })
+    );
+}
+
+#[test]
+fn generated_tables_describe_the_model() {
+    assert_eq!(tiny_f32::SHAPE, SHAPE);
+    assert_eq!(tiny_f32::TASK_NAMES, ["income", "never married"]);
+    assert_eq!(tiny_f32::VOCAB_SIZES, [2, 5]);
+    assert_eq!(tiny_f32::CATEGORICAL[1].vocabulary[3], " ?");
+    assert_eq!(tiny_f32::NUMERIC[1].name, "wage per hour");
+    assert_eq!(tiny_f32::SCRATCH_LEN, ple_core::scratch_len(&SHAPE));
+    assert_eq!(tiny_f16::WEIGHTS.len(), SHAPE.parameter_count());
+}
