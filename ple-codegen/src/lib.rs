@@ -15,6 +15,7 @@ pub mod codegen;
 pub mod feature_spec;
 pub mod fold;
 pub mod model_file;
+pub mod quantise;
 #[cfg(test)]
 mod reference;
 

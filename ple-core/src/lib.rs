@@ -15,6 +15,7 @@ pub mod capi;
 pub mod error;
 mod forward;
 pub mod input;
+pub mod int8;
 pub mod kernels;
 pub mod model;
 pub mod packed;

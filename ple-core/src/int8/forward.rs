@@ -1,0 +1,440 @@
+//! The int8 forward pass.
+
+use super::fixed::{clamp_logit, sigmoid_q15, softmax_q15, ACTIVATION_MAX};
+#[cfg(all(target_arch = "arm", feature = "arm-dsp"))]
+use super::kernels::ArmDsp;
+use super::kernels::{
+    dense_scalar, dot_pairs_row, gather_rows_packed, gather_rows_scalar, Dsp, PortableDsp,
+};
+use super::model::{gate_outputs, sparse_outputs, Int8Kernel, Int8Model, ScratchLayout};
+use super::{Int8Error, Int8Input, NO_CATEGORY};
+
+/// Splits `n` words off the front of `rest` (an empty slice if there are fewer: the caller
+/// has checked the scratch length).
+fn take<'s>(rest: &mut &'s mut [i32], n: usize) -> &'s mut [i32] {
+    let all = core::mem::take(rest);
+    match all.split_at_mut_checked(n) {
+        Some((head, tail)) => {
+            *rest = tail;
+            head
+        }
+        None => &mut [],
+    }
+}
+
+fn part(slice: &[i32], at: usize, len: usize) -> &[i32] {
+    slice.get(at..at.saturating_add(len)).unwrap_or(&[])
+}
+
+fn part_mut(slice: &mut [i32], at: usize, len: usize) -> &mut [i32] {
+    slice.get_mut(at..at.saturating_add(len)).unwrap_or(&mut [])
+}
+
+/// The scratch carved into its regions.
+struct Regions<'s> {
+    sparse: &'s mut [i32],
+    rows: &'s mut [i32],
+    numeric: &'s mut [i32],
+    experts: &'s mut [i32],
+    ping: &'s mut [i32],
+    pong: &'s mut [i32],
+    gate_logits: &'s mut [i32],
+    gate_weights: &'s mut [i32],
+    current: &'s mut [i32],
+    previous: &'s mut [i32],
+}
+
+impl<'s> Regions<'s> {
+    fn carve(mut rest: &'s mut [i32], layout: &ScratchLayout) -> Self {
+        let r = &mut rest;
+        let sparse = take(r, layout.rows - layout.sparse);
+        let rows = take(r, layout.numeric - layout.rows);
+        let numeric = take(r, layout.experts - layout.numeric);
+        let experts = take(r, layout.ping - layout.experts);
+        let ping = take(r, layout.pong - layout.ping);
+        let pong = take(r, layout.gate_logits - layout.pong);
+        let gate_logits = take(r, layout.gate_weights - layout.gate_logits);
+        let gate_weights = take(r, layout.mixed[0] - layout.gate_weights);
+        let current = take(r, layout.mixed_len);
+        let previous = take(r, layout.end - layout.mixed[1]);
+        Regions {
+            sparse,
+            rows,
+            numeric,
+            experts,
+            ping,
+            pong,
+            gate_logits,
+            gate_weights,
+            current,
+            previous,
+        }
+    }
+}
+
+/// Position in the dense layers' arrays.
+#[derive(Default)]
+struct Cursor {
+    weights: usize,
+    outputs: usize,
+}
+
+impl<'a> Int8Model<'a> {
+    /// Predicts one record: per task, the probability in Q15 (`32768 == 1.0`) and the logit in
+    /// Q16. `logits` and `probabilities` hold one entry per task; `scratch` at least
+    /// [`scratch_words`](Self::scratch_words) words.
+    pub fn predict(
+        &self,
+        input: &Int8Input<'_>,
+        scratch: &mut [i32],
+        logits: &mut [i32],
+        probabilities: &mut [u16],
+    ) -> Result<(), Int8Error> {
+        self.run(input, scratch, logits, probabilities, None)
+    }
+
+    /// [`predict`](Self::predict), also writing the weights of every task gate in Q15 into
+    /// `gates` ([`gate_weight_count`](Self::gate_weight_count) entries: level by level, task
+    /// by task, the task's own experts then the shared ones).
+    pub fn predict_with_gates(
+        &self,
+        input: &Int8Input<'_>,
+        scratch: &mut [i32],
+        logits: &mut [i32],
+        probabilities: &mut [u16],
+        gates: &mut [u16],
+    ) -> Result<(), Int8Error> {
+        let expected = self.gate_weight_count();
+        if gates.len() != expected {
+            return Err(Int8Error::Output {
+                expected,
+                found: gates.len(),
+            });
+        }
+        self.run(input, scratch, logits, probabilities, Some(gates))
+    }
+
+    fn run(
+        &self,
+        input: &Int8Input<'_>,
+        scratch: &mut [i32],
+        logits: &mut [i32],
+        probabilities: &mut [u16],
+        mut gates: Option<&mut [u16]>,
+    ) -> Result<(), Int8Error> {
+        let shape = &self.shape;
+        let tasks = shape.tasks as usize;
+        for found in [logits.len(), probabilities.len()] {
+            if found != tasks {
+                return Err(Int8Error::Output {
+                    expected: tasks,
+                    found,
+                });
+            }
+        }
+        let layout = ScratchLayout::of(shape, self.numeric_inputs(), self.fields());
+        if scratch.len() < layout.end {
+            return Err(Int8Error::Scratch {
+                needed: layout.end,
+                found: scratch.len(),
+            });
+        }
+        let mut s = Regions::carve(scratch, &layout);
+        let known = self.select_rows(input, s.rows)?;
+        match self.kernel {
+            Int8Kernel::Scalar => self.first_layer::<PortableDsp>(input, &mut s, known, false),
+            Int8Kernel::PortablePacked => {
+                self.first_layer::<PortableDsp>(input, &mut s, known, true)
+            }
+            #[cfg(all(target_arch = "arm", feature = "arm-dsp"))]
+            Int8Kernel::ArmDsp => self.first_layer::<ArmDsp>(input, &mut s, known, true),
+        }
+
+        let experts = shape.total_experts() as usize;
+        let width = shape.expert_width() as usize;
+        let per_task = shape.experts_per_task as usize;
+        let units = shape.expert_units;
+        let first_units = units.first().copied().unwrap_or(0) as usize;
+        let mut cursor = Cursor::default();
+        let mut ratios = self.mix_ratios;
+        let mut gate_out = 0usize;
+        for level in 0..shape.levels {
+            // Experts: outputs into `s.experts`, except at level 0 with one layer, where the
+            // sparse layer's outputs already are the experts' outputs.
+            let in_sparse = level == 0 && units.len() == 1;
+            if !in_sparse {
+                for e in 0..experts {
+                    let (input, start) = if level == 0 {
+                        (part(s.sparse, e * first_units, first_units), 1)
+                    } else {
+                        let slot = if e < tasks * per_task {
+                            e / per_task.max(1)
+                        } else {
+                            tasks
+                        };
+                        (part(s.previous, slot * width, width), 0)
+                    };
+                    let mut input_width = input.len();
+                    copy_into(s.ping, input);
+                    for &out_width in units.get(start..).unwrap_or(&[]) {
+                        let out_width = out_width as usize;
+                        self.dense(
+                            &mut cursor,
+                            part(s.ping, 0, input_width),
+                            part_mut(s.pong, 0, out_width),
+                            true,
+                        );
+                        core::mem::swap(&mut s.ping, &mut s.pong);
+                        input_width = out_width;
+                    }
+                    copy_into(
+                        part_mut(s.experts, e * width, width),
+                        part(s.ping, 0, width),
+                    );
+                }
+            }
+            let expert_outputs: &[i32] = if in_sparse { &*s.sparse } else { &*s.experts };
+
+            // Gates: task gates, then the shared gate; each mixes into its slot of `current`.
+            let gate_count = tasks + usize::from(shape.has_shared_gate(level));
+            let mut gate_logit_at = experts * first_units;
+            for gate in 0..gate_count {
+                let shared = gate == tasks;
+                let gate_width = if shared {
+                    experts
+                } else {
+                    shape.task_gate_width() as usize
+                };
+                let gate_logits: &[i32] = if level == 0 {
+                    part(s.sparse, gate_logit_at, gate_width)
+                } else {
+                    let slot = if shared { tasks } else { gate };
+                    let out = part_mut(s.gate_logits, 0, gate_width);
+                    self.dense(
+                        &mut cursor,
+                        part(s.previous, slot * width, width),
+                        out,
+                        false,
+                    );
+                    part(s.gate_logits, 0, gate_width)
+                };
+                gate_logit_at += gate_width;
+                let weights = as_u16(part_mut(s.gate_weights, 0, gate_width), gate_width);
+                softmax_q15(gate_logits, weights);
+                if let (false, Some(out)) = (shared, gates.as_deref_mut()) {
+                    let dst = out
+                        .get_mut(gate_out..gate_out + gate_width)
+                        .unwrap_or(&mut []);
+                    dst.copy_from_slice(weights.get(..dst.len()).unwrap_or(&[]));
+                    gate_out += gate_width;
+                }
+                let (gate_ratios, rest) = ratios.split_at_checked(gate_width).unwrap_or((&[], &[]));
+                ratios = rest;
+                let own = if shared {
+                    0..0
+                } else {
+                    gate * per_task..(gate + 1) * per_task
+                };
+                let mixed = if shared {
+                    0..experts
+                } else {
+                    tasks * per_task..experts
+                };
+                let members = own.chain(mixed);
+                let dst = part_mut(s.current, gate * width, width);
+                mix(expert_outputs, width, members, weights, gate_ratios, dst);
+            }
+            core::mem::swap(&mut s.current, &mut s.previous);
+        }
+        debug_assert_eq!(
+            gate_outputs(shape, 0) + experts * first_units,
+            sparse_outputs(shape)
+        );
+
+        // Towers and outputs read each task's final mixed output.
+        for (task, (logit, probability)) in
+            logits.iter_mut().zip(probabilities.iter_mut()).enumerate()
+        {
+            let mut input_width = width;
+            copy_into(s.ping, part(s.previous, task * width, width));
+            for &out_width in shape.tower_units {
+                let out_width = out_width as usize;
+                self.dense(
+                    &mut cursor,
+                    part(s.ping, 0, input_width),
+                    part_mut(s.pong, 0, out_width),
+                    true,
+                );
+                core::mem::swap(&mut s.ping, &mut s.pong);
+                input_width = out_width;
+            }
+            self.dense(
+                &mut cursor,
+                part(s.ping, 0, input_width),
+                part_mut(s.pong, 0, 1),
+                false,
+            );
+            *logit = s.pong.first().copied().unwrap_or(0);
+            *probability = sigmoid_q15(*logit);
+        }
+        Ok(())
+    }
+
+    /// Checks the categories and writes the byte offset of every selected row; returns how
+    /// many there are.
+    fn select_rows(&self, input: &Int8Input<'_>, rows: &mut [i32]) -> Result<usize, Int8Error> {
+        let expected = self.numeric_inputs();
+        if input.numeric.len() != expected {
+            return Err(Int8Error::NumericInputs {
+                expected,
+                found: input.numeric.len(),
+            });
+        }
+        if input.categories.len() != self.fields() {
+            return Err(Int8Error::CategoricalInputs {
+                expected: self.fields(),
+                found: input.categories.len(),
+            });
+        }
+        let stride = sparse_outputs(&self.shape).div_ceil(4) * 4;
+        let sizes = self.sparse.layout.vocab_sizes;
+        let (mut known, mut first_row) = (0usize, 0usize);
+        for (field, (&category, &size)) in input.categories.iter().zip(sizes).enumerate() {
+            let row = first_row + usize::from(category);
+            first_row += usize::from(size);
+            if category == NO_CATEGORY {
+                continue;
+            }
+            if category >= size {
+                return Err(Int8Error::CategoryOutOfRange {
+                    field,
+                    category,
+                    size: size.into(),
+                });
+            }
+            if let Some(slot) = rows.get_mut(known) {
+                // The validated table length bounds every row offset below `isize::MAX`, and
+                // codegen keeps tables far below 2^31 bytes.
+                *slot = (row * stride) as i32;
+                known += 1;
+            }
+        }
+        Ok(known)
+    }
+
+    /// The sparse first layer: every level-0 expert's first layer and every level-0 gate.
+    fn first_layer<D: Dsp>(
+        &self,
+        input: &Int8Input<'_>,
+        s: &mut Regions<'_>,
+        known: usize,
+        packed: bool,
+    ) {
+        let sparse = &self.sparse;
+        let numeric_words = bytemuck::cast_slice_mut::<i32, u32>(&mut *s.numeric);
+        numeric_words.fill(0);
+        for (j, (&x, prescale)) in input
+            .numeric
+            .iter()
+            .zip(sparse.numeric_prescale)
+            .enumerate()
+        {
+            let q = prescale.apply_clamped(x, -ACTIVATION_MAX, ACTIVATION_MAX) as i16;
+            if let Some(word) = numeric_words.get_mut(j / 2) {
+                *word |= u32::from(q as u16) << (16 * (j % 2));
+            }
+        }
+        let rows = bytemuck::cast_slice::<i32, u32>(s.rows.get(..known).unwrap_or(&[]));
+        if packed {
+            gather_rows_packed::<D>(sparse.category_weights, rows, s.sparse);
+        } else {
+            gather_rows_scalar(sparse.category_weights, rows, s.sparse);
+        }
+        let numeric_stride = self.numeric_inputs().div_ceil(2) * 2;
+        let expert_outputs = self.shape.total_experts() as usize
+            * self.shape.expert_units.first().copied().unwrap_or(0) as usize;
+        let numeric_words: &[u32] = numeric_words;
+        let params = sparse
+            .bias
+            .iter()
+            .zip(sparse.category_shift)
+            .zip(sparse.requant);
+        for (o, (acc, ((&bias, &shift), requant))) in s.sparse.iter_mut().zip(params).enumerate() {
+            let at = o * numeric_stride;
+            let weights = sparse
+                .numeric_weights
+                .get(at..at + numeric_stride)
+                .unwrap_or(&[]);
+            let numeric = dot_pairs_row::<D>(numeric_words, weights);
+            // The constructor's bounds keep this sum inside i32; wrapping only makes that
+            // independent of debug assertions.
+            let sum = (*acc << shift).wrapping_add(numeric).wrapping_add(bias);
+            *acc = if o < expert_outputs {
+                requant.apply_clamped(sum, 0, ACTIVATION_MAX)
+            } else {
+                clamp_logit(requant.apply_wide(sum))
+            };
+        }
+    }
+
+    /// One dense layer from `input` to `out` (whose lengths give the layer's widths), with
+    /// ReLU into activations or without into Q16 logits.
+    fn dense(&self, cursor: &mut Cursor, input: &[i32], out: &mut [i32], relu: bool) {
+        let count = input.len() * out.len();
+        let weights = self
+            .dense
+            .weights
+            .get(cursor.weights..cursor.weights + count)
+            .unwrap_or(&[]);
+        let at = cursor.outputs..cursor.outputs + out.len();
+        let bias = self.dense.bias.get(at.clone()).unwrap_or(&[]);
+        let requant = self.dense.requant.get(at).unwrap_or(&[]);
+        cursor.weights += count;
+        cursor.outputs += out.len();
+        dense_scalar(weights, input, out);
+        for (acc, (&b, r)) in out.iter_mut().zip(bias.iter().zip(requant)) {
+            let sum = acc.saturating_add(b);
+            *acc = if relu {
+                r.apply_clamped(sum, 0, ACTIVATION_MAX)
+            } else {
+                clamp_logit(r.apply_wide(sum))
+            };
+        }
+    }
+}
+
+fn copy_into(dst: &mut [i32], src: &[i32]) {
+    for (d, &v) in dst.iter_mut().zip(src) {
+        *d = v;
+    }
+}
+
+fn as_u16(words: &mut [i32], len: usize) -> &mut [u16] {
+    let halves = bytemuck::cast_slice_mut::<i32, u16>(words);
+    halves.get_mut(..len).unwrap_or(&mut [])
+}
+
+/// `dst[k] = sum over experts e of weight_e * ratio_e * y_e[k]`, every product rounded back to
+/// the activation format.
+fn mix(
+    experts: &[i32],
+    width: usize,
+    members: impl Iterator<Item = usize>,
+    weights: &[u16],
+    ratios: &[u16],
+    dst: &mut [i32],
+) {
+    dst.fill(0);
+    for ((e, &g), &r) in members.zip(weights).zip(ratios) {
+        // Both Q15 and at most 2^15: the product fits in u32.
+        let w = ((u32::from(g) * u32::from(r) + (1 << 14)) >> 15) as i32;
+        for (d, &y) in dst.iter_mut().zip(part(experts, e * width, width)) {
+            // The weights sum to at most 2^15 + experts, activations are below 2^15: no
+            // overflow for any shape; wrapping keeps that free of debug checks.
+            *d = d.wrapping_add(w.wrapping_mul(y));
+        }
+    }
+    for d in dst.iter_mut() {
+        *d = ((*d + (1 << 14)) >> 15).min(ACTIVATION_MAX);
+    }
+}

@@ -1,0 +1,394 @@
+//! The int8 model view: borrowed arrays, their validation, and the scratch layout.
+
+use super::fixed::Requant;
+use super::{
+    Int8Array, Int8Error, CATEGORY_SUM_LIMIT, FIRST_BIAS_LIMIT, MAX_DENSE_INPUTS,
+    NUMERIC_WEIGHT_SUM_LIMIT,
+};
+use crate::input::{InputLayout, UNKNOWN_CATEGORY};
+use crate::shape::{Block, PleShape};
+
+/// The level-0 first layer of every expert and gate, evaluated as one sparse layer.
+///
+/// Outputs are ordered as the experts of [`PleShape::layers`] (each with `expert_units[0]`
+/// outputs), then the level-0 task gates, then the level-0 shared gate (if the shape has
+/// more than one level). See the [module documentation](super) for the arithmetic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SparseLayer<'a> {
+    /// Numeric inputs are `round(raw * 2^numeric_frac_bits)`.
+    pub numeric_frac_bits: u8,
+    /// Per numeric column, the rescaling of its input to the `i16` column value.
+    pub numeric_prescale: &'a [Requant],
+    /// Numeric columns and vocabulary sizes of the input (the same value the f32 and f16
+    /// models use); category rows follow fields and vocabularies in order.
+    pub layout: InputLayout<'a>,
+    /// `[rows, stride]` weights (one row per category of every field), `stride` being the output count rounded up to a multiple of
+    /// 4 (padding bytes are 0).
+    pub category_weights: &'a [i8],
+    /// `[outputs, numeric rounded up to even]` numeric weights (padding 0).
+    pub numeric_weights: &'a [i16],
+    /// `[outputs]` bias in accumulator units.
+    pub bias: &'a [i32],
+    /// `[outputs]` left shift of the category sum into accumulator units.
+    pub category_shift: &'a [u8],
+    /// `[outputs]` from accumulator units to the activation (experts) or Q16 logit (gates).
+    pub requant: &'a [Requant],
+}
+
+/// Every other dense layer, in the order of [`PleShape::layers`] without the layers of the
+/// [`SparseLayer`]: weights `[outputs, inputs]` concatenated, then biases and
+/// requantisations per output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DenseLayers<'a> {
+    /// Weights of every layer, each `[outputs, inputs]` row-major.
+    pub weights: &'a [i8],
+    /// Biases (in units of input scale times weight scale) of every output of every layer.
+    pub bias: &'a [i32],
+    /// Requantisation of every output of every layer (to an activation or a Q16 logit).
+    pub requant: &'a [Requant],
+}
+
+/// The kernels a model view runs with, chosen once when the view is made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Int8Kernel {
+    /// Plain scalar loops.
+    Scalar,
+    /// The lane-packed kernels with the DSP primitives emulated in portable Rust.
+    PortablePacked,
+    /// The lane-packed kernels with Arm DSP instructions.
+    #[cfg(all(target_arch = "arm", feature = "arm-dsp"))]
+    ArmDsp,
+}
+
+impl Int8Kernel {
+    /// The fastest kernel available on the target this crate is compiled for.
+    pub const fn best() -> Self {
+        #[cfg(all(target_arch = "arm", feature = "arm-dsp"))]
+        {
+            Int8Kernel::ArmDsp
+        }
+        #[cfg(not(all(target_arch = "arm", feature = "arm-dsp")))]
+        {
+            Int8Kernel::Scalar
+        }
+    }
+}
+
+/// An int8 PLE model borrowing its arrays (typically `static`s emitted by `ple-codegen`).
+#[derive(Clone, Copy, Debug)]
+pub struct Int8Model<'a> {
+    pub(super) shape: PleShape<'a>,
+    pub(super) sparse: SparseLayer<'a>,
+    pub(super) dense: DenseLayers<'a>,
+    pub(super) mix_ratios: &'a [u16],
+    pub(super) kernel: Int8Kernel,
+}
+
+/// Number of outputs of the sparse first layer.
+pub(super) const fn sparse_outputs(shape: &PleShape<'_>) -> usize {
+    let first = match shape.expert_units.first() {
+        Some(&u) => u as usize,
+        None => 0,
+    };
+    shape.total_experts() as usize * first + gate_outputs(shape, 0)
+}
+
+/// Outputs of the gates of `level`: task gates, then the shared gate if there is one.
+pub(super) const fn gate_outputs(shape: &PleShape<'_>, level: u32) -> usize {
+    let shared = if shape.has_shared_gate(level) {
+        shape.total_experts() as usize
+    } else {
+        0
+    };
+    shape.tasks as usize * shape.task_gate_width() as usize + shared
+}
+
+/// Number of mixing ratios: one per (gate, expert mixed) pair over all levels.
+pub(super) const fn mix_ratio_count(shape: &PleShape<'_>) -> usize {
+    let mut total = 0;
+    let mut level = 0;
+    while level < shape.levels {
+        total += gate_outputs(shape, level);
+        level += 1;
+    }
+    total
+}
+
+const fn max_units(shape: &PleShape<'_>) -> usize {
+    let (a, b) = (max_of(shape.expert_units), max_of(shape.tower_units));
+    if a > b {
+        a
+    } else {
+        b
+    }
+}
+
+/// The largest entry of `units`, at least 1.
+const fn max_of(mut units: &[u32]) -> usize {
+    let mut max = 1;
+    while let [first, rest @ ..] = units {
+        if *first as usize > max {
+            max = *first as usize;
+        }
+        units = rest;
+    }
+    max
+}
+
+/// Offsets (in `i32` words) of the scratch regions of a prediction.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct ScratchLayout {
+    pub sparse: usize,
+    pub rows: usize,
+    pub numeric: usize,
+    pub experts: usize,
+    pub ping: usize,
+    pub pong: usize,
+    pub gate_logits: usize,
+    pub gate_weights: usize,
+    pub mixed: [usize; 2],
+    pub mixed_len: usize,
+    pub end: usize,
+}
+
+impl ScratchLayout {
+    pub const fn of(shape: &PleShape<'_>, numeric: usize, fields: usize) -> Self {
+        let experts_total = shape.total_experts() as usize;
+        let width = shape.expert_width() as usize;
+        let sparse = 0;
+        let rows = sparse + sparse_outputs(shape);
+        let numeric_at = rows + fields;
+        let experts = numeric_at + numeric.div_ceil(2);
+        let separate_experts = shape.expert_units.len() > 1 || shape.levels > 1;
+        let ping = experts
+            + if separate_experts {
+                experts_total * width
+            } else {
+                0
+            };
+        let pong = ping + max_units(shape);
+        let gate_logits = pong + max_units(shape);
+        let gate_weights = gate_logits + if shape.levels > 1 { experts_total } else { 0 };
+        let mixed0 = gate_weights + experts_total;
+        let slots = shape.tasks as usize + if shape.levels > 1 { 1 } else { 0 };
+        let mixed_len = slots * width;
+        let mixed1 = mixed0 + mixed_len;
+        let end = mixed1 + if shape.levels > 1 { mixed_len } else { 0 };
+        ScratchLayout {
+            sparse,
+            rows,
+            numeric: numeric_at,
+            experts,
+            ping,
+            pong,
+            gate_logits,
+            gate_weights,
+            mixed: [mixed0, mixed1],
+            mixed_len,
+            end,
+        }
+    }
+}
+
+/// Scratch words (`i32`) a prediction needs for a model of `shape` with `numeric` numeric
+/// columns and `fields` categorical fields; usable in a `static` array's length.
+pub const fn scratch_words(shape: &PleShape<'_>, numeric: usize, fields: usize) -> usize {
+    ScratchLayout::of(shape, numeric, fields).end
+}
+
+fn check_len(array: Int8Array, expected: usize, found: usize) -> Result<(), Int8Error> {
+    if expected == found {
+        Ok(())
+    } else {
+        Err(Int8Error::Length {
+            array,
+            expected,
+            found,
+        })
+    }
+}
+
+fn check_requants(array: Int8Array, requants: &[Requant]) -> Result<(), Int8Error> {
+    match requants.iter().position(|r| !r.is_valid()) {
+        Some(index) => Err(Int8Error::Range { array, index }),
+        None => Ok(()),
+    }
+}
+
+/// Whether a layer is computed by the sparse first layer.
+pub(super) fn is_sparse(block: Block) -> bool {
+    matches!(
+        block,
+        Block::TaskExpert {
+            level: 0,
+            layer: 0,
+            ..
+        } | Block::SharedExpert {
+            level: 0,
+            layer: 0,
+            ..
+        } | Block::TaskGate { level: 0, .. }
+            | Block::SharedGate { level: 0 }
+    )
+}
+
+impl<'a> Int8Model<'a> {
+    /// Checks every array against the shape and every bound the arithmetic relies on, and
+    /// makes the view with [`Int8Kernel::best`].
+    pub fn new(
+        shape: PleShape<'a>,
+        sparse: SparseLayer<'a>,
+        dense: DenseLayers<'a>,
+        mix_ratios: &'a [u16],
+    ) -> Result<Self, Int8Error> {
+        shape.validate()?;
+        validate_sparse(&shape, &sparse)?;
+        validate_dense(&shape, &dense)?;
+        check_len(
+            Int8Array::MixRatios,
+            mix_ratio_count(&shape),
+            mix_ratios.len(),
+        )?;
+        if let Some(index) = mix_ratios.iter().position(|&r| r > super::Q15_ONE) {
+            return Err(Int8Error::Range {
+                array: Int8Array::MixRatios,
+                index,
+            });
+        }
+        Ok(Int8Model {
+            shape,
+            sparse,
+            dense,
+            mix_ratios,
+            kernel: Int8Kernel::best(),
+        })
+    }
+
+    /// The same model running with other kernels (results are identical).
+    pub const fn with_kernel(self, kernel: Int8Kernel) -> Self {
+        Int8Model { kernel, ..self }
+    }
+
+    /// The kernels this view runs with.
+    pub const fn kernel(&self) -> Int8Kernel {
+        self.kernel
+    }
+
+    /// The network's shape.
+    pub const fn shape(&self) -> &PleShape<'a> {
+        &self.shape
+    }
+
+    /// The first layer.
+    pub const fn sparse(&self) -> &SparseLayer<'a> {
+        &self.sparse
+    }
+
+    /// Number of numeric input columns.
+    pub const fn numeric_inputs(&self) -> usize {
+        self.sparse.layout.numeric as usize
+    }
+
+    /// Number of categorical fields.
+    pub const fn fields(&self) -> usize {
+        self.sparse.layout.fields()
+    }
+
+    /// Scratch words a prediction needs.
+    pub const fn scratch_words(&self) -> usize {
+        scratch_words(&self.shape, self.numeric_inputs(), self.fields())
+    }
+
+    /// Number of gate weights [`predict_with_gates`](Self::predict_with_gates) reports:
+    /// for every level, every task gate's weights (its own experts, then the shared ones).
+    pub const fn gate_weight_count(&self) -> usize {
+        self.shape.levels as usize
+            * self.shape.tasks as usize
+            * self.shape.task_gate_width() as usize
+    }
+}
+
+fn validate_sparse(shape: &PleShape<'_>, sparse: &SparseLayer<'_>) -> Result<(), Int8Error> {
+    let outputs = sparse_outputs(shape);
+    let numeric = sparse.numeric_prescale.len();
+    check_requants(Int8Array::NumericPrescale, sparse.numeric_prescale)?;
+    if sparse.layout.validate_for(shape).is_err() || UNKNOWN_CATEGORY != u16::MAX {
+        return Err(Int8Error::Layout);
+    }
+    check_len(
+        Int8Array::NumericPrescale,
+        sparse.layout.numeric as usize,
+        numeric,
+    )?;
+    let rows = shape.input_dim as usize - numeric;
+    let stride = outputs.div_ceil(4) * 4;
+    check_len(
+        Int8Array::CategoryWeights,
+        rows * stride,
+        sparse.category_weights.len(),
+    )?;
+    let numeric_stride = numeric.div_ceil(2) * 2;
+    check_len(
+        Int8Array::NumericWeights,
+        outputs * numeric_stride,
+        sparse.numeric_weights.len(),
+    )?;
+    check_len(Int8Array::FirstBias, outputs, sparse.bias.len())?;
+    check_len(
+        Int8Array::CategoryShift,
+        outputs,
+        sparse.category_shift.len(),
+    )?;
+    check_len(Int8Array::FirstRequant, outputs, sparse.requant.len())?;
+    check_requants(Int8Array::FirstRequant, sparse.requant)?;
+    // Bounds that prove the first layer's accumulator stays inside i32.
+    let fields = sparse.layout.fields() as i64;
+    let category_max = fields * 128;
+    for (index, &shift) in sparse.category_shift.iter().enumerate() {
+        if shift > 28 || category_max << shift > CATEGORY_SUM_LIMIT {
+            return Err(Int8Error::Range {
+                array: Int8Array::CategoryShift,
+                index,
+            });
+        }
+    }
+    if let Some(index) = sparse
+        .bias
+        .iter()
+        .position(|&b| i64::from(b).abs() > FIRST_BIAS_LIMIT)
+    {
+        return Err(Int8Error::Range {
+            array: Int8Array::FirstBias,
+            index,
+        });
+    }
+    if numeric_stride > 0 {
+        for (index, row) in sparse.numeric_weights.chunks(numeric_stride).enumerate() {
+            let sum: i64 = row.iter().map(|&w| i64::from(w).abs()).sum();
+            if sum > NUMERIC_WEIGHT_SUM_LIMIT {
+                return Err(Int8Error::Range {
+                    array: Int8Array::NumericWeights,
+                    index,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+fn validate_dense(shape: &PleShape<'_>, dense: &DenseLayers<'_>) -> Result<(), Int8Error> {
+    let (mut weights, mut outputs) = (0usize, 0usize);
+    for layer in shape.layers().filter(|l| !is_sparse(l.block)) {
+        if layer.inputs > MAX_DENSE_INPUTS {
+            return Err(Int8Error::LayerTooWide {
+                inputs: layer.inputs,
+            });
+        }
+        weights += layer.inputs as usize * layer.outputs as usize;
+        outputs += layer.outputs as usize;
+    }
+    check_len(Int8Array::DenseWeights, weights, dense.weights.len())?;
+    check_len(Int8Array::DenseBias, outputs, dense.bias.len())?;
+    check_len(Int8Array::DenseRequant, outputs, dense.requant.len())?;
+    check_requants(Int8Array::DenseRequant, dense.requant)
+}
