@@ -92,6 +92,13 @@ def _find(data_dir: Path, name: str) -> Path:
     raise FileNotFoundError(f"{data_dir}: neither {name} nor {name}.gz")
 
 
+def vocab_sizes(data_dir: Path) -> list[int]:
+    """Vocabulary size of each categorical field, in encoding order, from the training file."""
+    rows = _read_raw(_find(data_dir, "census-income.data"))
+    col = {c: i for i, c in enumerate(COLUMNS)}
+    return [len({r[col[name]] for r in rows}) for name in CATEGORICAL]
+
+
 def _encode(rows, vocab) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     n = len(rows)
     feats = np.zeros((n, WIDTH), dtype=np.float32)
@@ -231,6 +238,8 @@ if __name__ == "__main__":
     p.add_argument("--out", type=Path, required=True)
     p = sub.add_parser("verify", help="check a prepared directory against SPLIT.md")
     p.add_argument("prepared", type=Path)
+    p = sub.add_parser("vocab-sizes", help="print the categorical vocabulary sizes, comma-separated")
+    p.add_argument("--data-dir", type=Path, required=True)
     p = sub.add_parser("synthetic", help="write random rows in the prepared format")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--rows", type=int, default=2000)
@@ -244,4 +253,7 @@ if __name__ == "__main__":
         bad = verify(args.prepared)
         print("checksums:", "all equal to SPLIT.md" if not bad else f"DIFFER: {bad}")
         sys.exit(1 if bad else 0)
+    if args.cmd == "vocab-sizes":
+        print(",".join(str(n) for n in vocab_sizes(args.data_dir)))
+        sys.exit(0)
     synthetic(args.out, {"train": args.rows, "validation": args.rows // 4, "test": args.rows // 4})

@@ -1,7 +1,32 @@
 #!/usr/bin/env bash
-# Inference on one thread: onnxruntime, PyTorch eager / compiled, tract on the same weights,
-# plus ple-core's figures when given. Example:
-#   bench/infer.sh --model target/ple-train/model.safetensors
+# Inference on one thread on the same weights: ple-core (f32/f16, sparse/dense; built and run
+# from bench/ple-core-bench), then onnxruntime, PyTorch eager / compiled and tract, with every
+# engine's outputs checked against PyTorch eager (and ple-core's) before timing.
+#   bench/infer.sh --model path/to/model.safetensors [infer_onnx.py options]
+# Set PLE_BENCH_NO_CORE=1 to skip ple-core.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
-exec "$PY" "$BENCH_DIR/infer_onnx.py" "$@"
+MODEL=""
+ARGS=("$@")
+for ((i = 0; i < ${#ARGS[@]}; i++)); do
+    if [ "${ARGS[$i]}" = "--model" ]; then MODEL="${ARGS[$((i + 1))]}"; fi
+done
+[ -n "$MODEL" ] || { echo "usage: bench/infer.sh --model model.safetensors [options]" >&2; exit 2; }
+DATA="${PLE_BENCH_DATA:-/tmp/ple-bench-data}"
+CENSUS="${PLE_CENSUS_DIR:-$BENCH_DIR/../../shared/census}"
+WORK="${PLE_BENCH_WORK:-/tmp/ple-bench-infer}"
+if [ ! -f "$DATA/test.features.f32" ]; then
+    "$PY" "$BENCH_DIR/census_data.py" encode --data-dir "$CENSUS" --out "$DATA"
+fi
+CORE=()
+if [ -z "${PLE_BENCH_NO_CORE:-}" ]; then
+    export CARGO_TARGET_DIR="${PLE_CORE_BENCH_TARGET:-/tmp/ple-core-bench-target}"
+    cargo build --release --manifest-path "$BENCH_DIR/ple-core-bench/Cargo.toml"
+    # The Census layout (vocabulary sizes) from the training file, for models whose file
+    # carries no feature spec.
+    VOCAB="$("$PY" "$BENCH_DIR/census_data.py" vocab-sizes --data-dir "$CENSUS")"
+    "$CARGO_TARGET_DIR/release/ple-core-bench" --model "$MODEL" --prepared "$DATA" \
+        --out-dir "$WORK" --vocab-sizes "$VOCAB"
+    CORE=(--ple-core-predictions "$WORK/ple-core-predictions.f32" --ple-core-timings "$WORK/ple-core-timings.json")
+fi
+exec "$PY" "$BENCH_DIR/infer_onnx.py" --prepared "$DATA" --work "$WORK" "${CORE[@]}" "$@"

@@ -1,0 +1,278 @@
+//! Times ple-core on the Census test split, one thread, and writes what `infer_onnx.py`
+//! merges into its table: the probabilities of every test row (little-endian f32
+//! `[rows, tasks]`, from the f32 model on sparse input) and a JSON list with one entry per
+//! variant (f32 / f16 weights, dense / sparse input).
+//!
+//! The model file is read with ple-codegen's loader and its normalisation folded into the
+//! first layer, exactly as a deployed model is made, so inputs are raw encoded features.
+//! Batch 1 is one `predict` call per row, each timed alone; "batched" is the whole split
+//! row after row (ple-core has no batch API: rows are independent and a loop is the batch).
+
+use std::fs;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use half::f16;
+use ple_codegen::ModelFile;
+use ple_core::{pack_f16, pack_f32, packed_len, Input, InputLayout, PleModel, UNKNOWN_CATEGORY};
+use serde_json::json;
+
+struct Args {
+    model: PathBuf,
+    prepared: PathBuf,
+    out_dir: PathBuf,
+    vocab_sizes: Option<Vec<u16>>,
+    numeric: u32,
+    calls: usize,
+    repeats: usize,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        model: PathBuf::new(),
+        prepared: PathBuf::from("/tmp/ple-bench-data"),
+        out_dir: PathBuf::from("/tmp/ple-bench-infer"),
+        vocab_sizes: None,
+        numeric: 11,
+        calls: 2000,
+        repeats: 5,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        let number = |v: &str| v.parse::<usize>().map_err(|e| format!("{flag} {v}: {e}"));
+        match flag.as_str() {
+            "--model" => args.model = value.into(),
+            "--prepared" => args.prepared = value.into(),
+            "--out-dir" => args.out_dir = value.into(),
+            "--numeric" => args.numeric = number(&value)? as u32,
+            "--calls" => args.calls = number(&value)?,
+            "--repeats" => args.repeats = number(&value)?,
+            "--vocab-sizes" => {
+                let sizes: Result<Vec<u16>, _> = value.split(',').map(str::parse).collect();
+                args.vocab_sizes = Some(sizes.map_err(|e| format!("--vocab-sizes: {e}"))?);
+            }
+            _ => return Err(format!("unknown option {flag}")),
+        }
+    }
+    if args.model.as_os_str().is_empty() {
+        return Err(
+            "usage: ple-core-bench --model M [--prepared P] [--out-dir D] [--vocab-sizes a,b,..]"
+                .into(),
+        );
+    }
+    Ok(args)
+}
+
+/// The test split as dense rows and as (numeric, categories) sparse rows.
+struct Rows {
+    width: usize,
+    dense: Vec<f32>,
+    numeric: Vec<f32>,
+    categories: Vec<u16>,
+}
+
+fn load_rows(args: &Args, layout: &InputLayout<'_>) -> Result<Rows, String> {
+    let path = args.prepared.join("test.features.f32");
+    let bytes = fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let width = layout.dense_width() as usize;
+    if bytes.len() % (4 * width) != 0 {
+        return Err(format!(
+            "{}: {} bytes is not a whole number of {width}-wide rows",
+            path.display(),
+            bytes.len()
+        ));
+    }
+    let dense: Vec<f32> = bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    let numeric_width = layout.numeric as usize;
+    let mut numeric = Vec::new();
+    let mut categories = Vec::new();
+    for (r, row) in dense.chunks_exact(width).enumerate() {
+        numeric.extend_from_slice(&row[..numeric_width]);
+        let mut offset = numeric_width;
+        for (field, &size) in layout.vocab_sizes.iter().enumerate() {
+            let block = &row[offset..offset + size as usize];
+            let hot: Vec<usize> = block
+                .iter()
+                .enumerate()
+                .filter(|(_, &v)| v != 0.0)
+                .map(|(i, _)| i)
+                .collect();
+            match hot.as_slice() {
+                [] => categories.push(UNKNOWN_CATEGORY),
+                [i] if block[*i] == 1.0 => categories.push(*i as u16),
+                _ => {
+                    return Err(format!(
+                        "{}: row {r}, field {field} is not one-hot",
+                        path.display()
+                    ))
+                }
+            }
+            offset += size as usize;
+        }
+    }
+    Ok(Rows {
+        width,
+        dense,
+        numeric,
+        categories,
+    })
+}
+
+fn percentile(sorted: &[u64], p: f64) -> f64 {
+    let rank = p / 100.0 * (sorted.len() - 1) as f64;
+    let (lo, hi) = (rank.floor() as usize, rank.ceil() as usize);
+    sorted[lo] as f64 + (sorted[hi] as f64 - sorted[lo] as f64) * (rank - lo as f64)
+}
+
+type Predict<'m> = dyn Fn(usize, &mut [f32], &mut [f32]) -> Result<(), ple_core::PleError> + 'm;
+
+fn time_variant(
+    name: &str,
+    rows: usize,
+    scratch_len: usize,
+    tasks: usize,
+    args: &Args,
+    predict: &Predict<'_>,
+) -> Result<(serde_json::Value, Vec<f32>), String> {
+    let mut scratch = vec![0.0f32; scratch_len];
+    let mut out = vec![0.0f32; tasks];
+    let mut all = vec![0.0f32; rows * tasks];
+    for r in 0..rows {
+        predict(r, &mut scratch, &mut out).map_err(|e| format!("{name}: row {r}: {e:?}"))?;
+        all[r * tasks..(r + 1) * tasks].copy_from_slice(&out);
+    }
+    let calls = args.calls.min(rows);
+    let (mut p50, mut p90, mut p99, mut mean, mut rates) = (vec![], vec![], vec![], vec![], vec![]);
+    for _ in 0..args.repeats {
+        let mut ns = Vec::with_capacity(calls);
+        for r in 0..calls {
+            let start = Instant::now();
+            let result = predict(r, &mut scratch, &mut out);
+            ns.push(start.elapsed().as_nanos() as u64);
+            result.map_err(|e| format!("{name}: {e:?}"))?;
+        }
+        mean.push(ns.iter().sum::<u64>() as f64 / calls as f64);
+        ns.sort_unstable();
+        p50.push(percentile(&ns, 50.0));
+        p90.push(percentile(&ns, 90.0));
+        p99.push(percentile(&ns, 99.0));
+        let start = Instant::now();
+        for r in 0..rows {
+            predict(r, &mut scratch, &mut out).map_err(|e| format!("{name}: {e:?}"))?;
+        }
+        rates.push(rows as f64 / start.elapsed().as_secs_f64());
+    }
+    let median = |v: &Vec<f64>| {
+        let mut s = v.clone();
+        s.sort_by(f64::total_cmp);
+        s[s.len() / 2]
+    };
+    println!(
+        "{name}: batch 1 p50 {:.2} us, p99 {:.2} us; {:.0} rows/s",
+        median(&p50) / 1e3,
+        median(&p99) / 1e3,
+        median(&rates)
+    );
+    let entry = json!({"engine": name, "p50_ns": p50, "p90_ns": p90, "p99_ns": p99, "mean_ns": mean,
+                       "batch": "all rows, one predict call per row", "rows_per_second": rates});
+    Ok((entry, all))
+}
+
+fn run() -> Result<(), String> {
+    let args = parse_args()?;
+    let mut file = ModelFile::load(&args.model).map_err(|e| e.to_string())?;
+    file.fold_normalisation().map_err(|e| e.to_string())?;
+    let shape = file.config.shape();
+    let vocab_sizes: Vec<u16> = match (&args.vocab_sizes, &file.feature_spec) {
+        (Some(v), _) => v.clone(),
+        (None, Some(spec)) => spec
+            .categorical
+            .iter()
+            .map(|f| f.vocabulary.len() as u16)
+            .collect(),
+        (None, None) => return Err("the model has no feature spec: give --vocab-sizes".into()),
+    };
+    let numeric = file
+        .feature_spec
+        .as_ref()
+        .map_or(args.numeric, |s| s.numeric.len() as u32);
+    let layout = InputLayout {
+        numeric,
+        vocab_sizes: &vocab_sizes,
+    };
+    let mut packed32 = vec![0.0f32; packed_len(&shape)];
+    pack_f32(&shape, &file.parameters, &mut packed32).map_err(|e| format!("{e:?}"))?;
+    let mut packed16 = vec![f16::ZERO; packed_len(&shape)];
+    pack_f16(&shape, &file.parameters, &mut packed16).map_err(|e| format!("{e:?}"))?;
+    let m32 = PleModel::new(shape, layout, &packed32).map_err(|e| format!("{e:?}"))?;
+    let m16 = PleModel::new(shape, layout, &packed16).map_err(|e| format!("{e:?}"))?;
+    let rows = load_rows(&args, &layout)?;
+    let n = rows.dense.len() / rows.width;
+    let (w, nw, f) = (rows.width, numeric as usize, vocab_sizes.len());
+    let dense = |r: usize| Input::Dense(&rows.dense[r * w..(r + 1) * w]);
+    let sparse = |r: usize| Input::Sparse {
+        numeric: &rows.numeric[r * nw..(r + 1) * nw],
+        categories: &rows.categories[r * f..(r + 1) * f],
+    };
+    let tasks = m32.tasks();
+    let scratch = m32.scratch_len();
+    let variants: Vec<(&str, Box<Predict<'_>>)> = vec![
+        (
+            "ple-core f32 sparse",
+            Box::new(|r, s: &mut [f32], o: &mut [f32]| m32.predict(sparse(r), s, o)),
+        ),
+        (
+            "ple-core f32 dense",
+            Box::new(|r, s: &mut [f32], o: &mut [f32]| m32.predict(dense(r), s, o)),
+        ),
+        (
+            "ple-core f16 sparse",
+            Box::new(|r, s: &mut [f32], o: &mut [f32]| m16.predict(sparse(r), s, o)),
+        ),
+        (
+            "ple-core f16 dense",
+            Box::new(|r, s: &mut [f32], o: &mut [f32]| m16.predict(dense(r), s, o)),
+        ),
+    ];
+    fs::create_dir_all(&args.out_dir).map_err(|e| e.to_string())?;
+    let mut entries = Vec::new();
+    let mut reference: Option<Vec<f32>> = None;
+    for (name, predict) in &variants {
+        let (mut entry, predictions) =
+            time_variant(name, n, scratch, tasks, &args, predict.as_ref())?;
+        if let Some(first) = &reference {
+            let diff = first
+                .iter()
+                .zip(&predictions)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0f32, f32::max);
+            println!("  max |p - p(f32 sparse)| = {diff:.3e}");
+            entry["max_abs_diff_vs_f32_sparse"] = json!(diff);
+        } else {
+            let bytes: Vec<u8> = predictions.iter().flat_map(|v| v.to_le_bytes()).collect();
+            let path = args.out_dir.join("ple-core-predictions.f32");
+            fs::write(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+            reference = Some(predictions);
+        }
+        entries.push(entry);
+    }
+    let path = args.out_dir.join("ple-core-timings.json");
+    fs::write(
+        &path,
+        serde_json::to_string_pretty(&entries).map_err(|e| e.to_string())?,
+    )
+    .map_err(|e| format!("{}: {e}", path.display()))?;
+    println!("wrote {} and ple-core-predictions.f32", path.display());
+    Ok(())
+}
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("ple-core-bench: {e}");
+        std::process::exit(1);
+    }
+}
