@@ -1,0 +1,104 @@
+//! The lane-packed int8 kernels (Arm DSP style) against their scalar twins: bit-exact.
+
+use ple_core::int8::kernels::{
+    dot_i16_scalar, dot_pairs_packed, dot_pairs_row, gather_rows_packed, gather_rows_scalar,
+    pack_pairs, Dsp, PortableDsp,
+};
+use proptest::collection::vec;
+use proptest::prelude::*;
+
+/// A table of `rows` rows of `outputs` weights padded to a multiple of 4, and row offsets.
+fn table_and_rows() -> impl Strategy<Value = (Vec<i8>, Vec<u32>, usize)> {
+    (1usize..40, 1usize..12).prop_flat_map(|(outputs, rows)| {
+        let stride = outputs.div_ceil(4) * 4;
+        (
+            vec(any::<i8>(), rows * stride),
+            vec(0..rows as u32, 0..600),
+            Just(outputs),
+        )
+            .prop_map(move |(table, picks, outputs)| {
+                let starts = picks.iter().map(|&r| r * stride as u32).collect();
+                (table, starts, outputs)
+            })
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn packed_gather_equals_scalar_gather((table, starts, outputs) in table_and_rows()) {
+        // Up to 600 rows of extreme weights: crosses the 256-row i16 chunk boundary.
+        let mut scalar = vec![0i32; outputs];
+        let mut packed = vec![7i32; outputs];
+        gather_rows_scalar(&table, &starts, &mut scalar);
+        gather_rows_packed::<PortableDsp>(&table, &starts, &mut packed);
+        prop_assert_eq!(&scalar, &packed);
+    }
+
+    #[test]
+    fn gathers_skip_rows_past_the_table_alike(
+        (table, mut starts, outputs) in table_and_rows(),
+        bad in any::<u32>(),
+    ) {
+        starts.push(bad);
+        let mut scalar = vec![0i32; outputs];
+        let mut packed = vec![0i32; outputs];
+        gather_rows_scalar(&table, &starts, &mut scalar);
+        gather_rows_packed::<PortableDsp>(&table, &starts, &mut packed);
+        prop_assert_eq!(scalar, packed);
+    }
+
+    #[test]
+    fn packed_dot_equals_scalar_dot(pairs in vec((any::<i16>(), any::<i16>()), 0..64)) {
+        let (a, b): (Vec<i16>, Vec<i16>) = pairs.into_iter().unzip();
+        let words = a.len().div_ceil(2);
+        let (mut pa, mut pb) = (vec![0u32; words], vec![0u32; words]);
+        pack_pairs(a.iter().copied(), &mut pa);
+        pack_pairs(b.iter().copied(), &mut pb);
+        let scalar = dot_i16_scalar(&a, &b);
+        prop_assert_eq!(dot_pairs_packed::<PortableDsp>(&pa, &pb), scalar);
+        prop_assert_eq!(dot_pairs_row::<PortableDsp>(&pa, &b), scalar);
+    }
+
+    #[test]
+    fn portable_primitives_follow_the_instruction_semantics(acc in any::<u32>(), w in any::<u32>(), c in any::<i32>()) {
+        let lane = |x: u32, k: u32| (x >> (16 * k)) as u16;
+        let byte = |x: u32, k: u32| i16::from((x >> (8 * k)) as u8 as i8) as u16;
+        let r = PortableDsp::sxtab16(acc, w);
+        prop_assert_eq!(lane(r, 0), lane(acc, 0).wrapping_add(byte(w, 0)));
+        prop_assert_eq!(lane(r, 1), lane(acc, 1).wrapping_add(byte(w, 2)));
+        let r = PortableDsp::sxtab16_ror8(acc, w);
+        prop_assert_eq!(lane(r, 0), lane(acc, 0).wrapping_add(byte(w, 1)));
+        prop_assert_eq!(lane(r, 1), lane(acc, 1).wrapping_add(byte(w, 3)));
+        let wide = i64::from(c)
+            + i64::from(lane(acc, 0) as i16) * i64::from(lane(w, 0) as i16)
+            + i64::from(lane(acc, 1) as i16) * i64::from(lane(w, 1) as i16);
+        prop_assert_eq!(PortableDsp::smlad(acc, w, c), wide as i32);
+    }
+}
+
+/// On an Arm core with the DSP extension the instructions themselves are compared too.
+#[cfg(all(target_arch = "arm", feature = "arm-dsp"))]
+mod arm {
+    use super::*;
+    use ple_core::int8::kernels::ArmDsp;
+
+    proptest! {
+        #[test]
+        fn arm_instructions_equal_the_portable_primitives(acc in any::<u32>(), w in any::<u32>(), c in any::<i32>()) {
+            prop_assert_eq!(ArmDsp::sxtab16(acc, w), PortableDsp::sxtab16(acc, w));
+            prop_assert_eq!(ArmDsp::sxtab16_ror8(acc, w), PortableDsp::sxtab16_ror8(acc, w));
+            prop_assert_eq!(ArmDsp::smlad(acc, w, c), PortableDsp::smlad(acc, w, c));
+        }
+
+        #[test]
+        fn arm_gather_equals_scalar_gather((table, starts, outputs) in table_and_rows()) {
+            let mut scalar = vec![0i32; outputs];
+            let mut packed = vec![0i32; outputs];
+            gather_rows_scalar(&table, &starts, &mut scalar);
+            gather_rows_packed::<ArmDsp>(&table, &starts, &mut packed);
+            prop_assert_eq!(scalar, packed);
+        }
+    }
+}

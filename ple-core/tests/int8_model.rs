@@ -1,0 +1,343 @@
+//! The int8 model view: validation, input errors, no panics on any valid arrays and inputs,
+//! and identical results from every kernel.
+
+use ple_core::input::{InputLayout, UNKNOWN_CATEGORY};
+use ple_core::int8::{
+    scratch_words, DenseLayers, Int8Array, Int8Error, Int8Input, Int8Kernel, Int8Model, Requant,
+    SparseLayer,
+};
+use ple_core::shape::Block;
+use ple_core::PleShape;
+use proptest::prelude::*;
+use proptest::strategy::ValueTree;
+
+/// Owned arrays of a random model that satisfies the documented bounds.
+#[derive(Debug, Clone)]
+struct Arrays {
+    expert_units: Vec<u32>,
+    tower_units: Vec<u32>,
+    counts: [u32; 4], // tasks, experts per task, shared experts, levels
+    numeric: u32,
+    vocab: Vec<u16>,
+    prescale: Vec<Requant>,
+    category_weights: Vec<i8>,
+    numeric_weights: Vec<i16>,
+    bias: Vec<i32>,
+    shift: Vec<u8>,
+    requant: Vec<Requant>,
+    dense_weights: Vec<i8>,
+    dense_bias: Vec<i32>,
+    dense_requant: Vec<Requant>,
+    mix: Vec<u16>,
+}
+
+impl Arrays {
+    fn shape(&self) -> PleShape<'_> {
+        let [tasks, experts_per_task, shared_experts, levels] = self.counts;
+        PleShape {
+            input_dim: self.numeric + self.vocab.iter().map(|&v| u32::from(v)).sum::<u32>(),
+            tasks,
+            experts_per_task,
+            shared_experts,
+            levels,
+            expert_units: &self.expert_units,
+            tower_units: &self.tower_units,
+        }
+    }
+
+    fn model(&self) -> Result<Int8Model<'_>, Int8Error> {
+        let sparse = SparseLayer {
+            numeric_frac_bits: 8,
+            numeric_prescale: &self.prescale,
+            layout: InputLayout {
+                numeric: self.numeric,
+                vocab_sizes: &self.vocab,
+            },
+            category_weights: &self.category_weights,
+            numeric_weights: &self.numeric_weights,
+            bias: &self.bias,
+            category_shift: &self.shift,
+            requant: &self.requant,
+        };
+        let dense = DenseLayers {
+            weights: &self.dense_weights,
+            bias: &self.dense_bias,
+            requant: &self.dense_requant,
+        };
+        Int8Model::new(self.shape(), sparse, dense, &self.mix)
+    }
+}
+
+fn is_sparse(block: Block) -> bool {
+    matches!(
+        block,
+        Block::TaskExpert {
+            level: 0,
+            layer: 0,
+            ..
+        } | Block::SharedExpert {
+            level: 0,
+            layer: 0,
+            ..
+        } | Block::TaskGate { level: 0, .. }
+            | Block::SharedGate { level: 0 }
+    )
+}
+
+fn requant() -> impl Strategy<Value = Requant> {
+    ((1i32 << 30)..i32::MAX, 1u8..=63).prop_map(|(m, s)| Requant::new(m, s))
+}
+
+prop_compose! {
+    fn arrays()(
+        expert_units in proptest::collection::vec(1u32..10, 1..3),
+        tower_units in proptest::collection::vec(1u32..8, 0..3),
+        counts in (1u32..4, 0u32..3, 1u32..3, 1u32..3),
+        numeric in 0u32..5,
+        vocab in proptest::collection::vec(1u16..6, 1..5),
+        seed in any::<u64>(),
+    ) -> Arrays {
+        let mut a = Arrays {
+            expert_units, tower_units,
+            counts: [counts.0, counts.1, counts.2, counts.3],
+            numeric, vocab,
+            prescale: vec![], category_weights: vec![], numeric_weights: vec![], bias: vec![],
+            shift: vec![], requant: vec![], dense_weights: vec![], dense_bias: vec![],
+            dense_requant: vec![], mix: vec![],
+        };
+        let mut rng = seed;
+        let mut next = move || {
+            rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (rng >> 33) as u32
+        };
+        let (eu, tu) = (a.expert_units.clone(), a.tower_units.clone());
+        let shape = PleShape { expert_units: &eu, tower_units: &tu, ..a.shape() };
+        let sparse: Vec<_> = shape.layers().filter(|l| is_sparse(l.block)).collect();
+        let outputs: usize = sparse.iter().map(|l| l.outputs as usize).sum();
+        let stride = outputs.div_ceil(4) * 4;
+        let rows = (shape.input_dim - numeric) as usize;
+        let numeric_stride = (numeric as usize).div_ceil(2) * 2;
+        a.prescale = (0..numeric).map(|_| Requant::new((1 << 30) + (next() as i32 & 0x3fff_ffff), 1 + (next() % 40) as u8)).collect();
+        a.category_weights = (0..rows * stride).map(|i| if i % stride < outputs { next() as i8 } else { 0 }).collect();
+        // Numeric weight sums at most 2^15: each weight below 2^15 / 4.
+        a.numeric_weights = (0..outputs * numeric_stride).map(|_| (next() % 8192) as i16 - 4096).collect();
+        a.bias = (0..outputs).map(|_| (next() % (1 << 29)) as i32 - (1 << 28)).collect();
+        a.shift = (0..outputs).map(|_| (next() % 16) as u8).collect();
+        a.requant = (0..outputs).map(|_| Requant::new((1 << 30) + (next() as i32 & 0x3fff_ffff), 20 + (next() % 30) as u8)).collect();
+        let dense: Vec<_> = shape.layers().filter(|l| !is_sparse(l.block)).collect();
+        let weights: usize = dense.iter().map(|l| (l.inputs * l.outputs) as usize).sum();
+        let douts: usize = dense.iter().map(|l| l.outputs as usize).sum();
+        a.dense_weights = (0..weights).map(|_| next() as i8).collect();
+        a.dense_bias = (0..douts).map(|_| next() as i32).collect();
+        a.dense_requant = (0..douts).map(|_| Requant::new((1 << 30) + (next() as i32 & 0x3fff_ffff), 10 + (next() % 30) as u8)).collect();
+        let gates: usize = (0..shape.levels)
+            .map(|l| (shape.tasks * shape.task_gate_width()) as usize
+                + if shape.has_shared_gate(l) { shape.total_experts() as usize } else { 0 })
+            .sum();
+        a.mix = (0..gates).map(|_| (next() % 32769) as u16).collect();
+        a
+    }
+}
+
+/// A random input for `a`, possibly with unknown categories.
+fn input_for(a: &Arrays, seed: u64) -> (Vec<i32>, Vec<u16>) {
+    let mut rng = seed | 1;
+    let mut next = || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let numeric = (0..a.numeric).map(|_| next() as i32).collect();
+    let cats = a
+        .vocab
+        .iter()
+        .map(|&v| {
+            let c = (next() % (u64::from(v) + 1)) as u16;
+            if c == v {
+                UNKNOWN_CATEGORY
+            } else {
+                c
+            }
+        })
+        .collect();
+    (numeric, cats)
+}
+
+fn run(model: &Int8Model<'_>, numeric: &[i32], cats: &[u16]) -> (Vec<i32>, Vec<u16>, Vec<u16>) {
+    let tasks = model.shape().tasks as usize;
+    let mut scratch = vec![i32::MIN; model.scratch_words()];
+    let (mut logits, mut probs) = (vec![0; tasks], vec![0; tasks]);
+    let mut gates = vec![0; model.gate_weight_count()];
+    let input = Int8Input {
+        numeric,
+        categories: cats,
+    };
+    model
+        .predict_with_gates(&input, &mut scratch, &mut logits, &mut probs, &mut gates)
+        .unwrap();
+    (logits, probs, gates)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    #[test]
+    fn every_kernel_gives_the_same_bits_and_nothing_panics(a in arrays(), seed in any::<u64>()) {
+        let model = a.model().unwrap();
+        let (numeric, cats) = input_for(&a, seed);
+        let scalar = run(&model.with_kernel(Int8Kernel::Scalar), &numeric, &cats);
+        let packed = run(&model.with_kernel(Int8Kernel::PortablePacked), &numeric, &cats);
+        prop_assert_eq!(&scalar, &packed);
+        let best = run(&model.with_kernel(Int8Kernel::best()), &numeric, &cats);
+        prop_assert_eq!(&scalar, &best);
+        let (logits, probs, gates) = scalar;
+        prop_assert!(probs.iter().all(|&p| p <= 32768));
+        let limit = 256 << 16;
+        prop_assert!(logits.iter().all(|&l| l.abs() <= limit), "{:?}", logits);
+        let width = model.shape().task_gate_width() as usize;
+        for gate in gates.chunks(width) {
+            let sum: i64 = gate.iter().map(|&w| i64::from(w)).sum();
+            prop_assert!((sum - 32768).abs() <= width as i64);
+        }
+    }
+
+    #[test]
+    fn scratch_size_is_a_const_of_the_shape(a in arrays()) {
+        let model = a.model().unwrap();
+        let words = scratch_words(&a.shape(), a.numeric as usize, a.vocab.len());
+        prop_assert_eq!(model.scratch_words(), words);
+        let (numeric, cats) = input_for(&a, 1);
+        let tasks = a.counts[0] as usize;
+        let mut scratch = vec![0; words.saturating_sub(1)];
+        let input = Int8Input { numeric: &numeric, categories: &cats };
+        let r = model.predict(&input, &mut scratch, &mut vec![0; tasks], &mut vec![0; tasks]);
+        prop_assert_eq!(r, Err(Int8Error::Scratch { needed: words, found: words.saturating_sub(1) }));
+    }
+
+    #[test]
+    fn wrong_lengths_are_refused_not_panicked_on(a in arrays(), which in 0usize..6) {
+        let mut b = a.clone();
+        match which {
+            0 => { b.category_weights.push(0); }
+            1 => { b.numeric_weights.push(0); }
+            2 => { b.bias.pop(); }
+            3 => { b.dense_weights.pop(); }
+            4 => { b.mix.push(0); }
+            _ => { b.dense_requant.push(Requant::new(1 << 30, 1)); }
+        }
+        let refused = matches!(b.model(), Err(Int8Error::Length { .. }));
+        prop_assert!(refused, "case {}", which);
+    }
+}
+
+#[test]
+fn bad_inputs_get_errors_naming_what_is_wrong() {
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let a = loop {
+        let a = arrays().new_tree(&mut runner).unwrap().current();
+        if !a.vocab.is_empty() && a.numeric > 0 {
+            break a;
+        }
+    };
+    let model = a.model().unwrap();
+    let (numeric, mut cats) = input_for(&a, 9);
+    let tasks = a.counts[0] as usize;
+    let mut scratch = vec![0; model.scratch_words()];
+    let (mut logits, mut probs) = (vec![0; tasks], vec![0; tasks]);
+    cats[0] = a.vocab[0];
+    let input = Int8Input {
+        numeric: &numeric,
+        categories: &cats,
+    };
+    assert_eq!(
+        model.predict(&input, &mut scratch, &mut logits, &mut probs),
+        Err(Int8Error::CategoryOutOfRange {
+            field: 0,
+            category: a.vocab[0],
+            size: a.vocab[0].into()
+        })
+    );
+    let input = Int8Input {
+        numeric: &numeric[1..],
+        categories: &cats,
+    };
+    assert!(matches!(
+        model.predict(&input, &mut scratch, &mut logits, &mut probs),
+        Err(Int8Error::NumericInputs { .. })
+    ));
+    let input = Int8Input {
+        numeric: &numeric,
+        categories: &cats[1..],
+    };
+    assert!(matches!(
+        model.predict(&input, &mut scratch, &mut logits, &mut probs),
+        Err(Int8Error::CategoricalInputs { .. })
+    ));
+    cats[0] = 0;
+    let input = Int8Input {
+        numeric: &numeric,
+        categories: &cats,
+    };
+    assert!(matches!(
+        model.predict(&input, &mut scratch, &mut logits[1..], &mut probs),
+        Err(Int8Error::Output { .. })
+    ));
+}
+
+#[test]
+fn bounds_that_prove_no_overflow_are_enforced() {
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let a = loop {
+        let a = arrays().new_tree(&mut runner).unwrap().current();
+        if !a.vocab.is_empty() && a.numeric > 0 {
+            break a;
+        }
+    };
+    let mut b = a.clone();
+    b.bias[0] = (1 << 29) + 1;
+    assert_eq!(
+        b.model().err(),
+        Some(Int8Error::Range {
+            array: Int8Array::FirstBias,
+            index: 0
+        })
+    );
+    let mut b = a.clone();
+    b.numeric_weights[0] = i16::MAX;
+    b.numeric_weights[1] = i16::MAX;
+    assert_eq!(
+        b.model().err(),
+        Some(Int8Error::Range {
+            array: Int8Array::NumericWeights,
+            index: 0
+        })
+    );
+    let mut b = a.clone();
+    b.shift[0] = 29;
+    assert_eq!(
+        b.model().err(),
+        Some(Int8Error::Range {
+            array: Int8Array::CategoryShift,
+            index: 0
+        })
+    );
+    let mut b = a.clone();
+    b.requant[0] = Requant::new(5, 3);
+    assert_eq!(
+        b.model().err(),
+        Some(Int8Error::Range {
+            array: Int8Array::FirstRequant,
+            index: 0
+        })
+    );
+    let mut b = a;
+    b.mix[0] = 40000;
+    assert_eq!(
+        b.model().err(),
+        Some(Int8Error::Range {
+            array: Int8Array::MixRatios,
+            index: 0
+        })
+    );
+}
