@@ -84,10 +84,6 @@ fn is_sparse(block: Block) -> bool {
     )
 }
 
-fn requant() -> impl Strategy<Value = Requant> {
-    ((1i32 << 30)..i32::MAX, 1u8..=63).prop_map(|(m, s)| Requant::new(m, s))
-}
-
 prop_compose! {
     fn arrays()(
         expert_units in proptest::collection::vec(1u32..10, 1..3),
