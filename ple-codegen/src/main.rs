@@ -35,6 +35,21 @@ struct Args {
     /// Directory to write the generated files into (created if missing).
     #[arg(long)]
     out: PathBuf,
+    /// For C: the file names and the prefix of every identifier (`model.h`, `model_predict`).
+    #[arg(long, default_value = "model", value_parser = c_identifier)]
+    name: String,
+}
+
+fn c_identifier(text: &str) -> Result<String, String> {
+    let mut chars = text.chars();
+    let first_ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    if first_ok && chars.all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        Ok(text.to_string())
+    } else {
+        Err(format!("`{text}` is not a C identifier"))
+    }
 }
 
 fn main() -> ExitCode {
@@ -54,7 +69,7 @@ fn main() -> ExitCode {
         LangArg::C => Lang::C,
     };
     let result = bake_file(&args.model, precision).and_then(|baked| {
-        let written = generate_into(&baked, lang, &args.out)?;
+        let written = generate_into(&baked, lang, &args.name, &args.out)?;
         Ok((baked, written))
     });
     match result {

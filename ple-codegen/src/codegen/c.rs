@@ -4,7 +4,7 @@
 //! The header holds the sizes as macros, an enum of the categorical fields and one enum of
 //! categories per field (so a C program encodes a record with names, not magic numbers), the
 //! vocabularies as strings, `extern` declarations of the arrays and of the model struct
-//! (`PleModelF32` or `PleModelF16`), and `<name>_predict`, a wrapper of
+//! (`ple_model_f32` or `ple_model_f16`), and `<name>_predict`, a wrapper of
 //! `ple_predict_sparse_*` (or `_dense_*` without a feature spec) with every length filled in.
 //! f32 weights are written as C99 hexadecimal floating literals, f16 weights as their
 //! `uint16_t` bit patterns: both exact.
@@ -99,8 +99,8 @@ pub(super) fn emit(baked: &Baked, name: &str, header_lines: &[String]) -> Vec<Ge
     let scratch = ple_core::scratch_len(&shape);
     let fields = baked.vocab_sizes.len();
     let (model_type, weight_type, predict_prefix) = match baked.weights {
-        BakedWeights::F32(_) => ("PleModelF32", "float", "f32"),
-        BakedWeights::F16(_) => ("PleModelF16", "uint16_t", "f16"),
+        BakedWeights::F32(_) => ("ple_model_f32", "float", "f32"),
+        BakedWeights::F16(_) => ("ple_model_f16", "uint16_t", "f16"),
     };
     let sparse = baked.feature_spec.is_some();
 

@@ -338,11 +338,18 @@ pub fn emit_c(baked: &Baked, name: &str) -> Vec<GeneratedFile> {
     c::emit(baked, name, &header_lines(baked))
 }
 
-/// Generates the files for `lang` and writes them into `dir` (atomically, each).
-pub fn generate_into(baked: &Baked, lang: Lang, dir: &Path) -> Result<Vec<PathBuf>, CodegenError> {
+/// Generates the files for `lang` and writes them into `dir` (atomically, each). `c_name`
+/// names the C files and prefixes their identifiers (`model` gives `model.h`, `model.c`,
+/// `model_predict`, `MODEL_TASKS`); it must be a C identifier.
+pub fn generate_into(
+    baked: &Baked,
+    lang: Lang,
+    c_name: &str,
+    dir: &Path,
+) -> Result<Vec<PathBuf>, CodegenError> {
     let files = match lang {
         Lang::Rust => vec![emit_rust(baked)?],
-        Lang::C => emit_c(baked, "ple_model"),
+        Lang::C => emit_c(baked, c_name),
     };
     std::fs::create_dir_all(dir).map_err(|source| CodegenError::Io {
         path: dir.into(),
