@@ -155,7 +155,7 @@ fn hundred_megabyte_line_is_a_clean_error() {
     // Gzipped, the 100 MB line is ~100 KB on disk; the reader must stop at its cap instead
     // of buffering the whole line.
     let mut text = content(0..2).into_bytes();
-    text.resize(text.len() + 100 << 20, b'7');
+    text.resize(text.len() + (100 << 20), b'7');
     text.push(b'\n');
     let (err, message) = train_error(&gzip(&text));
     assert!(

@@ -18,7 +18,7 @@
 //! [`load_census`] runs all four. [`read_paddlerec`] reads PaddleRec's already preprocessed
 //! text format instead, and [`prepare`] writes the encoded splits as flat binary files.
 //!
-//! Rows are kept in the sparse form of [`Dataset`](crate::dataset::Dataset); the test
+//! Rows are kept in the sparse form of [`Dataset`]; the test
 //! `census_checksums` reproduces the sha256 of the dense float32 encoding of all three
 //! splits published with the data, bit for bit.
 //!
