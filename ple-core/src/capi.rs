@@ -10,6 +10,13 @@
 //! promise, as with any C API.
 //!
 //! A pointer whose length is 0 may be null.
+#![deny(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unreachable
+)]
 
 use core::mem::size_of;
 

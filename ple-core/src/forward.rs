@@ -200,6 +200,10 @@ fn check_input<W: Weight>(model: &PleModel<'_, W>, input: &Input<'_>) -> Result<
     }
 }
 
+/// Category rows handed to the kernel at a time (a fixed 32-entry stack array, whatever
+/// the model).
+const ROW_CHUNK: usize = 32;
+
 /// Level 0's one group: `out = bias + input · W` over the whole model input, as a dense
 /// product or as the numeric product plus one weight row per known category.
 fn level0_group<W: Weight, K: Kernels<W>>(
@@ -223,21 +227,35 @@ fn level0_group<W: Weight, K: Kernels<W>>(
             categories,
         } => {
             let layout = model.layout();
-            let (numeric_rows, mut blocks) = w
-                .split_at_checked(numeric.len() * width)
+            let numeric_rows = w
+                .get(..numeric.len() * width)
                 .ok_or(PleError::WeightsLength)?;
             kernels.gemv_acc(numeric, numeric_rows, out);
-            for (&c, &vocab) in categories.iter().zip(layout.vocab_sizes) {
-                let (block, rest) = blocks
-                    .split_at_checked(vocab as usize * width)
-                    .ok_or(PleError::WeightsLength)?;
-                blocks = rest;
-                if c != UNKNOWN_CATEGORY {
-                    let start = c as usize * width;
-                    let row = block
-                        .get(start..start + width)
-                        .ok_or(PleError::WeightsLength)?;
-                    kernels.add_row(row, out);
+            // The dense row of each known category: its field's block start plus its index
+            // (categories were checked against their vocabularies before). The indices are
+            // gathered in fixed chunks so that the kernel's column tiles re-read a short
+            // array rather than re-run this iterator.
+            let mut rows = categories
+                .iter()
+                .zip(layout.vocab_sizes)
+                .scan(numeric.len(), |block, (&c, &vocab)| {
+                    let start = *block;
+                    *block += vocab as usize;
+                    Some((start, c))
+                })
+                .filter(|&(_, c)| c != UNKNOWN_CATEGORY)
+                .map(|(start, c)| start + c as usize);
+            let mut chunk = [0usize; ROW_CHUNK];
+            loop {
+                let mut filled = 0;
+                for (slot, row) in chunk.iter_mut().zip(&mut rows) {
+                    *slot = row;
+                    filled += 1;
+                }
+                let rows_now = chunk.get(..filled).unwrap_or(&[]);
+                kernels.add_rows(w, rows_now.iter().copied(), out);
+                if filled < ROW_CHUNK {
+                    break;
                 }
             }
         }

@@ -1,4 +1,11 @@
 //! The model view: a network's shape, its input layout and its packed weights, borrowed.
+#![deny(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unreachable
+)]
 
 use half::f16;
 

@@ -1,4 +1,11 @@
 //! The element types a model's weights may be stored in.
+#![deny(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unreachable
+)]
 
 use half::f16;
 

@@ -1,8 +1,8 @@
 //! The numeric kernels a forward pass is made of, behind one small trait.
 //!
 //! A PLE forward pass is dominated by two operations on the packed `[inputs, outputs]`
-//! layout: a dense layer (`out += x · W`, [`Kernels::gemv_acc`]) and, for a one-hot input,
-//! the addition of one weight row ([`Kernels::add_row`]). Everything else (biases, ReLU,
+//! layout: a dense layer (`out += x · W`, [`Kernels::gemv_acc`]) and, for one-hot inputs,
+//! the addition of the weight rows they select ([`Kernels::add_rows`]). Everything else (biases, ReLU,
 //! softmax, the gates' weighted sums, sigmoid) touches a few dozen values and stays portable.
 //!
 //! Like `memchr`, the crate always has the portable [`scalar`] kernels; the architecture
@@ -13,6 +13,13 @@
 //!
 //! Kernels never panic and never read or write out of bounds, whatever the slice lengths:
 //! a matrix shorter than `x.len() * out.len()` is used only for the rows it holds.
+#![deny(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unreachable
+)]
 
 pub mod scalar;
 
@@ -37,6 +44,20 @@ pub trait Kernels<W: Weight> {
     /// `out[j] += row[j]` for `j < min(row.len(), out.len())`: the contribution of a one-hot
     /// input column.
     fn add_row(&self, row: &[W], out: &mut [f32]);
+
+    /// `out[j] += Σ_r w[r · n + j]` over the row indices `rows`, in order, with
+    /// `n = out.len()`; indices past the matrix are skipped. The one-hot part of a sparse
+    /// input: one row per known category. SIMD kernels keep a column tile in registers
+    /// across all rows instead of reading and writing `out` once per row.
+    fn add_rows<I: Iterator<Item = usize> + Clone>(&self, w: &[W], rows: I, out: &mut [f32]) {
+        let n = out.len();
+        for r in rows {
+            let start = r.saturating_mul(n);
+            if let Some(row) = w.get(start..start.saturating_add(n)) {
+                self.add_row(row, out);
+            }
+        }
+    }
 }
 
 /// The best kernels this CPU offers, chosen once by [`Detected::new`].
@@ -110,6 +131,22 @@ macro_rules! dispatch {
                     Detected::Avx2(k) => k.add_row(row, out),
                     #[cfg(target_arch = "aarch64")]
                     Detected::Neon(k) => k.add_row(row, out),
+                }
+            }
+
+            #[inline]
+            fn add_rows<I: Iterator<Item = usize> + Clone>(
+                &self,
+                w: &[$w],
+                rows: I,
+                out: &mut [f32],
+            ) {
+                match self {
+                    Detected::Scalar(k) => k.add_rows(w, rows, out),
+                    #[cfg(target_arch = "x86_64")]
+                    Detected::Avx2(k) => k.add_rows(w, rows, out),
+                    #[cfg(target_arch = "aarch64")]
+                    Detected::Neon(k) => k.add_rows(w, rows, out),
                 }
             }
         }

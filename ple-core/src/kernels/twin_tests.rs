@@ -38,6 +38,32 @@ fn row_case() -> impl Strategy<Value = (Vec<f32>, Vec<f32>)> {
     })
 }
 
+/// A one-hot case: a matrix of `n` columns, row indices (some past its end) and the output.
+fn rows_case() -> impl Strategy<Value = (Vec<f32>, Vec<usize>, Vec<f32>)> {
+    (0usize..12, 0usize..150).prop_flat_map(|(height, n)| {
+        (
+            prop::collection::vec(-1.0f32..1.0, height * n),
+            prop::collection::vec(0usize..height + 3, 0..40),
+            prop::collection::vec(-1.0f32..1.0, n),
+        )
+    })
+}
+
+fn check_add_rows<W: Weight, K: Kernels<W>>(
+    kernels: &K,
+    w: &[W],
+    rows: &[usize],
+    out: &[f32],
+) -> Result<(), TestCaseError> {
+    let mut expected = out.to_vec();
+    Scalar.add_rows(w, rows.iter().copied(), &mut expected);
+    let mut actual = out.to_vec();
+    kernels.add_rows(w, rows.iter().copied(), &mut actual);
+    let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+    prop_assert_eq!(bits(&actual), bits(&expected));
+    Ok(())
+}
+
 /// The largest difference FMA rounding can make to `out += x · W`, column by column.
 fn tolerance<W: Weight>(x: &[f32], w: &[W], out: &[f32]) -> Vec<f32> {
     let n = out.len();
@@ -125,6 +151,16 @@ macro_rules! twin_tests {
                 #[test]
                 fn add_row_f16_matches_scalar_exactly((row, out) in row_case()) {
                     check_add_row(&kernels_or_skip!(), &halves(&row), &out)?;
+                }
+
+                #[test]
+                fn add_rows_f32_matches_scalar_exactly((w, rows, out) in rows_case()) {
+                    check_add_rows(&kernels_or_skip!(), &w, &rows, &out)?;
+                }
+
+                #[test]
+                fn add_rows_f16_matches_scalar_exactly((w, rows, out) in rows_case()) {
+                    check_add_rows(&kernels_or_skip!(), &halves(&w), &rows, &out)?;
                 }
 
                 #[test]

@@ -87,6 +87,17 @@ macro_rules! avx2_kernels {
                 // SAFETY: as for `gemv_acc`.
                 unsafe { add_row::add_row(row, out) }
             }
+
+            #[inline]
+            fn add_rows<I: Iterator<Item = usize> + Clone>(
+                &self,
+                w: &[$w],
+                rows: I,
+                out: &mut [f32],
+            ) {
+                // SAFETY: as for `gemv_acc`.
+                unsafe { add_row::add_rows(w, rows, out) }
+            }
         }
     };
 }
