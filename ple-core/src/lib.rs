@@ -53,6 +53,11 @@
 //! property-tested against its scalar twin; `unsafe` exists only in those kernels and in the
 //! C ABI.
 //!
+//! The aarch64 kernels are tested under emulation: with `gcc-aarch64-linux-gnu` and
+//! `qemu-user` installed, `cargo test -p ple-core --target aarch64-unknown-linux-gnu` runs
+//! the whole suite through `qemu-aarch64` (the workspace's `.cargo/config.toml` sets the
+//! linker and runner).
+//!
 //! # C
 //!
 //! [`capi`] exposes the same engine through `extern "C"` functions and `#[repr(C)]` structs,

@@ -98,3 +98,64 @@ fn packed_length_is_the_parameter_count() {
     };
     assert_eq!(packed_len(&deep), deep.parameter_count());
 }
+
+/// The Census-Income default: 11 numeric columns and 29 fields over 488 one-hot columns.
+fn census_like_vocabularies() -> Vec<u16> {
+    let mut vocab = vec![
+        9u16, 52, 47, 17, 3, 7, 24, 15, 5, 10, 2, 3, 6, 8, 6, 6, 51, 38, 8, 10,
+    ];
+    vocab.extend([9u16, 10, 3, 4, 7, 5, 43, 43, 43]);
+    let sum: i32 = vocab.iter().map(|&v| v as i32).sum();
+    // Make the fields cover exactly the default shape's 499 - 11 one-hot columns.
+    vocab[1] = (vocab[1] as i32 + 488 - sum) as u16;
+    vocab
+}
+
+#[test]
+fn default_model_matches_the_reference_in_f32_and_f16() {
+    let shape = ple_core::PADDLEREC_DEFAULT;
+    let vocab = census_like_vocabularies();
+    let net = common::Net {
+        tasks: shape.tasks,
+        experts_per_task: shape.experts_per_task,
+        shared_experts: shape.shared_experts,
+        levels: shape.levels,
+        expert_units: shape.expert_units.to_vec(),
+        tower_units: shape.tower_units.to_vec(),
+        numeric: 11,
+        vocab_sizes: vocab,
+    };
+    assert_eq!(net.shape(), shape);
+    let mut rng = Rng(2024);
+    let params = canonical(&shape, &mut rng);
+    let mut packed32 = vec![0.0f32; packed_len(&shape)];
+    let mut packed16 = vec![f16::ZERO; packed_len(&shape)];
+    pack_f32(&shape, &params, &mut packed32).unwrap();
+    pack_f16(&shape, &params, &mut packed16).unwrap();
+    let m32 = PleModel::new(shape, net.layout(), &packed32).unwrap();
+    let m16 = PleModel::new(shape, net.layout(), &packed16).unwrap();
+    let mut scratch = vec![0.0; scratch_len(&shape)];
+    let mut worst_f16 = 0.0f32;
+    for _ in 0..200 {
+        let (numeric, categories, dense) = row(&net, &mut rng);
+        let expected = reference(&shape, &params, &dense);
+        let input = Input::Sparse {
+            numeric: &numeric,
+            categories: &categories,
+        };
+        let (mut p32, mut p16) = ([0.0; 2], [0.0; 2]);
+        m32.predict(input, &mut scratch, &mut p32).unwrap();
+        m16.predict(input, &mut scratch, &mut p16).unwrap();
+        for ((a, b), e) in p32.iter().zip(&p16).zip(&expected.probabilities) {
+            assert!(
+                (*a as f64 - e).abs() <= 1e-6 * e.abs().max(1e-3),
+                "f32 {a} vs reference {e}"
+            );
+            worst_f16 = worst_f16.max((a - b).abs());
+        }
+    }
+    assert!(
+        worst_f16 < 2e-3,
+        "f16 deviates from f32 by up to {worst_f16}"
+    );
+}
