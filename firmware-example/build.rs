@@ -16,6 +16,10 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::{env, fs};
 
+#[path = "build/int8.rs"]
+mod int8;
+
+use ple_codegen::codegen::{bake_file, emit_rust, BakedWeights, Precision};
 use ple_codegen::ModelFile;
 use ple_core::kernels::scalar::Scalar;
 use ple_core::{Input, InputLayout, PleModel, UNKNOWN_CATEGORY};
@@ -52,23 +56,15 @@ fn main() {
     println!("cargo::rustc-cfg=precision=\"{precision}\"");
     let model_path = env_path("PLE_MODEL", &["../target/ple-train/model.safetensors"]);
     println!("cargo::rerun-if-changed={}", model_path.display());
-    let mut model = ModelFile::load(&model_path).unwrap_or_else(|e| fail(&e.to_string()));
-    model
-        .fold_normalisation()
-        .unwrap_or_else(|e| fail(&format!("{}: {e}", model_path.display())));
+    let model = ModelFile::load(&model_path).unwrap_or_else(|e| fail(&e.to_string()));
     let rows = rows_to_embed();
     let data_dir = env_path("PLE_CENSUS_DIR", &["../../shared/census", "../data/census"]);
     let fixture = TestRows::load(&model, &data_dir, rows);
 
     let (model_rs, fixture_rs) = match precision.as_str() {
-        "f32" => bake_float::<f32>(&model, &fixture, "f32", |v| format!("{v:?}")),
-        "f16" => bake_float::<half::f16>(&model, &fixture, "half::f16", |v| {
-            format!("half::f16::from_bits({:#06x})", v.to_bits())
-        }),
-        "int8" => fail(
-            "PLE_PRECISION=int8 needs ple-core's int8 model view, which this firmware does not \
-             embed yet; use f32 or f16",
-        ),
+        "f32" => bake_float(&model_path, Precision::F32, &fixture),
+        "f16" => bake_float(&model_path, Precision::F16, &fixture),
+        "int8" => int8::bake(&model, &data_dir, &fixture),
         other => fail(&format!(
             "PLE_PRECISION must be f32, f16 or int8, not `{other}`"
         )),
@@ -128,7 +124,7 @@ fn rows_to_embed() -> usize {
 }
 
 /// The first rows of the test split, in the sparse form a device holds.
-struct TestRows {
+pub(crate) struct TestRows {
     numeric_width: usize,
     fields: usize,
     /// Row-major `[rows, numeric_width]`, raw values.
@@ -140,7 +136,7 @@ struct TestRows {
 }
 
 impl TestRows {
-    fn load(model: &ModelFile, data_dir: &Path, wanted: usize) -> TestRows {
+    pub(crate) fn load(model: &ModelFile, data_dir: &Path, wanted: usize) -> TestRows {
         let spec = model.feature_spec.as_ref().unwrap_or_else(|| {
             fail("the model file has no feature spec: the firmware cannot encode Census rows")
         });
@@ -179,6 +175,14 @@ impl TestRows {
         self.numeric.len() / self.numeric_width.max(1)
     }
 
+    /// The numeric values and category indices of row `row`.
+    fn row(&self, row: usize) -> (&[f32], &[u16]) {
+        (
+            &self.numeric[row * self.numeric_width..(row + 1) * self.numeric_width],
+            &self.categories[row * self.fields..(row + 1) * self.fields],
+        )
+    }
+
     fn layout(&self) -> InputLayout<'_> {
         InputLayout {
             numeric: self.numeric_width as u32,
@@ -187,89 +191,59 @@ impl TestRows {
     }
 }
 
-/// A weight type ple-core runs, with the host conversion from the trained `f32` values.
-trait HostWeight: ple_core::Weight + Default {
-    fn pack(shape: &ple_core::PleShape<'_>, canonical: &[f32], out: &mut [Self]);
-}
-impl HostWeight for f32 {
-    fn pack(shape: &ple_core::PleShape<'_>, canonical: &[f32], out: &mut [Self]) {
-        ple_core::pack_f32(shape, canonical, out).unwrap_or_else(|e| fail(&e.to_string()));
-    }
-}
-impl HostWeight for half::f16 {
-    fn pack(shape: &ple_core::PleShape<'_>, canonical: &[f32], out: &mut [Self]) {
-        ple_core::pack_f16(shape, canonical, out).unwrap_or_else(|e| fail(&e.to_string()));
-    }
+/// Bakes the model with ple-codegen (`model.rs`) and predicts every test row on the host
+/// with ple-core's portable kernels over the very same packed weights (`fixture.rs`).
+fn bake_float(model_path: &Path, precision: Precision, rows: &TestRows) -> (String, String) {
+    let baked = bake_file(model_path, precision).unwrap_or_else(|e| fail(&e.to_string()));
+    let source = emit_rust(&baked).unwrap_or_else(|e| fail(&e.to_string()));
+    let shape = baked.config.shape();
+    let layout = InputLayout {
+        numeric: baked.layout_numeric,
+        vocab_sizes: &baked.vocab_sizes,
+    };
+    let expected = match &baked.weights {
+        BakedWeights::F32(weights) => host_predictions(shape, layout, weights, rows),
+        BakedWeights::F16(weights) => host_predictions(shape, layout, weights, rows),
+        #[allow(unreachable_patterns)]
+        _ => fail("ple-codegen baked the model in another precision than asked"),
+    };
+    let tasks = shape.tasks as usize;
+    let mut fixture = fixture_inputs(rows, "f32", |v: &f32| format!("{v:?}"), &rows.numeric);
+    push_array(
+        &mut fixture,
+        "FIXTURE_EXPECTED",
+        &format!("[f32; {tasks}]"),
+        &expected,
+        tasks,
+        |v| format!("{v:?}"),
+    );
+    (source.contents, fixture)
 }
 
-/// Packs the model in precision `W`, predicts every test row on the host with the portable
-/// kernels, and returns the Rust sources of the model and of the fixture.
-fn bake_float<W: HostWeight>(
-    model: &ModelFile,
+fn host_predictions<W: ple_core::Weight>(
+    shape: ple_core::PleShape<'_>,
+    layout: InputLayout<'_>,
+    weights: &[W],
     rows: &TestRows,
-    type_name: &str,
-    literal: impl Fn(W) -> String,
-) -> (String, String)
+) -> Vec<f32>
 where
     Scalar: ple_core::kernels::Kernels<W>,
 {
-    let shape = model.config.shape();
-    let mut packed = vec![W::default(); ple_core::packed_len(&shape)];
-    W::pack(&shape, &model.parameters, &mut packed);
-    let view =
-        PleModel::new(shape, rows.layout(), &packed).unwrap_or_else(|e| fail(&e.to_string()));
-    let tasks = view.tasks();
+    let view = PleModel::new(shape, layout, weights).unwrap_or_else(|e| fail(&e.to_string()));
     let mut scratch = vec![0f32; view.scratch_len()];
-    let mut expected = Vec::with_capacity(rows.rows() * tasks);
+    let mut expected = Vec::with_capacity(rows.rows() * view.tasks());
     for row in 0..rows.rows() {
+        let (numeric, categories) = rows.row(row);
         let input = Input::Sparse {
-            numeric: &rows.numeric[row * rows.numeric_width..(row + 1) * rows.numeric_width],
-            categories: &rows.categories[row * rows.fields..(row + 1) * rows.fields],
+            numeric,
+            categories,
         };
-        let mut probabilities = vec![0f32; tasks];
+        let mut probabilities = vec![0f32; view.tasks()];
         view.predict_using(&Scalar, input, &mut scratch, &mut probabilities, None)
             .unwrap_or_else(|e| fail(&format!("host prediction of test row {row}: {e}")));
         expected.extend(probabilities);
     }
-
-    let mut m = String::new();
-    m.push_str("// @generated by firmware-example/build.rs from the model file: do not edit.\n");
-    writeln!(m, "pub type WeightType = {type_name};").unwrap();
-    writeln!(
-        m,
-        "pub const SHAPE: ple_core::PleShape<'static> = {};",
-        shape_literal(&shape)
-    )
-    .unwrap();
-    writeln!(
-        m,
-        "pub const LAYOUT: ple_core::InputLayout<'static> = ple_core::InputLayout {{ numeric: {}, vocab_sizes: &{:?} }};",
-        rows.numeric_width, rows.vocab_sizes
-    )
-    .unwrap();
-    writeln!(m, "pub const TASKS: usize = {tasks};").unwrap();
-    writeln!(
-        m,
-        "pub const SCRATCH_LEN: usize = ple_core::scratch_len(&SHAPE);"
-    )
-    .unwrap();
-    writeln!(
-        m,
-        "pub static WEIGHTS: [WeightType; ple_core::packed_len(&SHAPE)] = ["
-    )
-    .unwrap();
-    for chunk in packed.chunks(8) {
-        let line: Vec<String> = chunk.iter().map(|&v| literal(v)).collect();
-        writeln!(m, "    {},", line.join(", ")).unwrap();
-    }
-    m.push_str("];\n");
-    m.push_str(
-        "pub static MODEL: ple_core::PleModel<'static, WeightType> = \
-         match ple_core::PleModel::new(SHAPE, LAYOUT, &WEIGHTS) {\n    Ok(m) => m,\n    \
-         Err(_) => panic!(\"the baked model does not fit its shape\"),\n};\n",
-    );
-
-    (m, fixture_source(rows, &expected, tasks))
+    expected
 }
 
 fn shape_literal(s: &ple_core::PleShape<'_>) -> String {
@@ -281,9 +255,32 @@ fn shape_literal(s: &ple_core::PleShape<'_>) -> String {
     )
 }
 
-/// The fixture: inputs and the host's probabilities, as statics whose names start with
-/// `FIXTURE_` so that the size test can tell test data from the deployable firmware.
-fn fixture_source(rows: &TestRows, expected: &[f32], tasks: usize) -> String {
+/// Appends `#[no_mangle] pub static NAME: [ITEM; ROWS]` with `values` in rows of `per_row`.
+fn push_array<T>(
+    out: &mut String,
+    name: &str,
+    item: &str,
+    values: &[T],
+    per_row: usize,
+    literal: impl Fn(&T) -> String,
+) {
+    writeln!(out, "#[no_mangle]\npub static {name}: [{item}; ROWS] = [").unwrap();
+    for row in values.chunks(per_row.max(1)) {
+        let items: Vec<String> = row.iter().map(&literal).collect();
+        writeln!(out, "    [{}],", items.join(", ")).unwrap();
+    }
+    out.push_str("];\n");
+}
+
+/// The fixture's inputs: statics whose names start with `FIXTURE_` so that the size test can
+/// tell test data from the deployable firmware. `numeric` is what the device is given for the
+/// numeric columns (raw `f32`, or the int8 model's fixed-point `i32`).
+fn fixture_inputs<T>(
+    rows: &TestRows,
+    numeric_type: &str,
+    literal: impl Fn(&T) -> String,
+    numeric: &[T],
+) -> String {
     let mut f = String::new();
     f.push_str(
         "// @generated by firmware-example/build.rs from the Census test split: do not edit.\n",
@@ -291,34 +288,21 @@ fn fixture_source(rows: &TestRows, expected: &[f32], tasks: usize) -> String {
     writeln!(f, "pub const ROWS: usize = {};", rows.rows()).unwrap();
     writeln!(f, "pub const NUMERIC: usize = {};", rows.numeric_width).unwrap();
     writeln!(f, "pub const FIELDS: usize = {};", rows.fields).unwrap();
-    writeln!(
-        f,
-        "#[no_mangle]\npub static FIXTURE_NUMERIC: [[f32; NUMERIC]; ROWS] = ["
-    )
-    .unwrap();
-    for row in rows.numeric.chunks(rows.numeric_width.max(1)) {
-        let values: Vec<String> = row.iter().map(|v| format!("{v:?}")).collect();
-        writeln!(f, "    [{}],", values.join(", ")).unwrap();
-    }
-    f.push_str("];\n");
-    writeln!(
-        f,
-        "#[no_mangle]\npub static FIXTURE_CATEGORIES: [[u16; FIELDS]; ROWS] = ["
-    )
-    .unwrap();
-    for row in rows.categories.chunks(rows.fields.max(1)) {
-        writeln!(f, "    {row:?},").unwrap();
-    }
-    f.push_str("];\n");
-    writeln!(
-        f,
-        "#[no_mangle]\npub static FIXTURE_EXPECTED: [[f32; {tasks}]; ROWS] = ["
-    )
-    .unwrap();
-    for row in expected.chunks(tasks.max(1)) {
-        let values: Vec<String> = row.iter().map(|v| format!("{v:?}")).collect();
-        writeln!(f, "    [{}],", values.join(", ")).unwrap();
-    }
-    f.push_str("];\n");
+    push_array(
+        &mut f,
+        "FIXTURE_NUMERIC",
+        &format!("[{numeric_type}; NUMERIC]"),
+        numeric,
+        rows.numeric_width,
+        literal,
+    );
+    push_array(
+        &mut f,
+        "FIXTURE_CATEGORIES",
+        "[u16; FIELDS]",
+        &rows.categories,
+        rows.fields,
+        |v| v.to_string(),
+    );
     f
 }

@@ -6,7 +6,8 @@
 //! (the CMSDK timer on the MPS2 boards, TIMER0 on the micro:bit's nRF51) and converts ticks
 //! with its own frequency. RISC-V has `minstret`, which QEMU derives from the same count when
 //! `-icount shift=0` is given. A real Cortex-M4 board uses the DWT cycle counter: cycles, not
-//! instructions (QEMU reads the DWT as zero).
+//! instructions (QEMU reads the DWT as zero). The tick conversions assume the runners'
+//! `-icount shift=10` (Arm) and `shift=0` (RISC-V).
 //!
 //! The conversion is checked at start-up by [`calibrate`], which times a loop of a known
 //! number of instructions; the report prints the result.
@@ -17,6 +18,7 @@ pub enum Unit {
     /// Executed instructions (QEMU with `-icount`).
     Instructions,
     /// Core clock cycles (hardware).
+    #[cfg_attr(not(board = "nrf52840"), allow(dead_code))]
     Cycles,
 }
 
@@ -29,9 +31,6 @@ impl Unit {
         }
     }
 }
-
-/// The `-icount shift` the QEMU runners use; the tick conversions below assume it.
-pub const ICOUNT_SHIFT: u32 = 10;
 
 /// A free-running counter of the board.
 pub struct Counter {

@@ -27,14 +27,6 @@ pub fn u64(value: u64) {
     bytes(digits.get(start..).unwrap_or(&[]));
 }
 
-/// Prints `value` in decimal, with a sign when negative.
-pub fn i64(value: i64) {
-    if value < 0 {
-        str("-");
-    }
-    u64(value.unsigned_abs());
-}
-
 /// Prints `value` as `0x` and eight hexadecimal digits.
 pub fn hex32(value: u32) {
     let mut text = *b"0x00000000";

@@ -10,6 +10,8 @@
 //! `target/ple-tests/`, so a second `cargo test` reuses them; the cache keys on the inputs
 //! that matter (see each module).
 
+pub mod c_program;
+pub mod census_rows;
 pub mod elf;
 pub mod firmware;
 pub mod model;

@@ -105,12 +105,15 @@ fn assert_no_panic_path(run: &Run) {
     );
 }
 
+/// The int8 budget of a Cortex-M4F deployment: static RAM plus stack.
+const INT8_RAM_LIMIT: u64 = 4 * 1024;
+
 #[test]
-fn cortex_m4f_f32_matches_the_host_on_every_row() {
+fn cortex_m4f_f32_matches_the_host_bit_for_bit() {
     let run = build_and_run(firmware::CORTEX_M4F, Precision::F32);
     assert_passed(firmware::CORTEX_M4F, Precision::F32, &run);
     assert_no_panic_path(&run);
-    // The f32 path must predict bit for bit what the host's portable kernels predict.
+    // Same portable kernels, same IEEE arithmetic, no fused multiply-add on either side.
     assert_eq!(
         run.report.number("bit_exact_rows"),
         ROWS as u64,
@@ -127,14 +130,55 @@ fn cortex_m4f_f16_matches_the_host_on_every_row() {
 }
 
 #[test]
-fn cortex_m7_f32_matches_the_host_on_every_row() {
-    let run = build_and_run(firmware::CORTEX_M7, Precision::F32);
-    assert_passed(firmware::CORTEX_M7, Precision::F32, &run);
+fn cortex_m4f_int8_matches_the_host_bit_for_bit_within_4_kib_of_ram() {
+    let run = build_and_run(firmware::CORTEX_M4F, Precision::Int8);
+    assert_passed(firmware::CORTEX_M4F, Precision::Int8, &run);
+    assert_no_panic_path(&run);
+    assert_eq!(
+        run.report.number("bit_exact_rows"),
+        ROWS as u64,
+        "{}",
+        run.report.console
+    );
+    let ram = run.sizes.static_ram() + run.report.number("stack_high_water");
+    assert!(
+        ram <= INT8_RAM_LIMIT,
+        "int8 Cortex-M4F needs {ram} bytes of RAM, over 4 KiB"
+    );
 }
 
 #[test]
-fn riscv32_f32_matches_the_host_on_every_row() {
-    let run = build_and_run(firmware::RISCV32, Precision::F32);
-    assert_passed(firmware::RISCV32, Precision::F32, &run);
+fn cortex_m7_f32_and_int8_match_the_host() {
+    for precision in [Precision::F32, Precision::Int8] {
+        let run = build_and_run(firmware::CORTEX_M7, precision);
+        assert_passed(firmware::CORTEX_M7, precision, &run);
+    }
+}
+
+#[test]
+fn cortex_m0_int8_matches_the_host_bit_for_bit() {
+    let run = build_and_run(firmware::CORTEX_M0, Precision::Int8);
+    assert_passed(firmware::CORTEX_M0, Precision::Int8, &run);
     assert_no_panic_path(&run);
+    assert_eq!(
+        run.report.number("bit_exact_rows"),
+        ROWS as u64,
+        "{}",
+        run.report.console
+    );
+}
+
+#[test]
+fn riscv32_f32_and_int8_match_the_host_bit_for_bit() {
+    for precision in [Precision::F32, Precision::Int8] {
+        let run = build_and_run(firmware::RISCV32, precision);
+        assert_passed(firmware::RISCV32, precision, &run);
+        assert_no_panic_path(&run);
+        assert_eq!(
+            run.report.number("bit_exact_rows"),
+            ROWS as u64,
+            "{}",
+            run.report.console
+        );
+    }
 }

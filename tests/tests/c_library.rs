@@ -1,0 +1,98 @@
+//! The C static library: a C program links `libple_core.a` with a model header baked by
+//! ple-codegen and predicts Census test rows exactly as ple-core does in Rust.
+
+use std::process::Command;
+
+use ple_tests::{c_program, model, paths, tools};
+
+/// Test rows the C program checks.
+const ROWS: usize = 128;
+
+#[test]
+fn host_c_program_matches_rust_under_address_and_undefined_sanitizers() {
+    let gcc = tools::require(tools::GCC);
+    let library = c_program::static_library(None);
+    let dir = paths::artefacts().join("c-host");
+    c_program::generate(&model::model_path(), ROWS, &dir);
+    let program = dir.join("predict");
+    tools::run(
+        Command::new(gcc)
+            .args(["-std=c99", "-O2", "-g", "-Wall", "-Wextra", "-Werror"])
+            .args(["-fsanitize=address,undefined", "-fno-sanitize-recover=all"])
+            .arg("-I")
+            .arg(c_program::abi_include())
+            .arg("-I")
+            .arg(&dir)
+            .arg(c_program::sources().join("predict.c"))
+            .arg(dir.join("model.c"))
+            .arg(&library)
+            .args(["-lm", "-lpthread", "-ldl", "-o"])
+            .arg(&program),
+    );
+    let output = tools::run(&mut Command::new(&program));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    println!("{stdout}");
+    assert!(stdout.contains(&format!("rows={ROWS}\n")), "{stdout}");
+    assert!(stdout.contains("mismatches=0\n"), "{stdout}");
+    assert!(stdout.contains("errors=0\n"), "{stdout}");
+}
+
+#[test]
+fn cortex_m4f_c_program_matches_rust_under_qemu() {
+    let gcc = tools::require(tools::ARM_GCC);
+    let qemu = tools::require(tools::QEMU_ARM);
+    let library = c_program::static_library(Some("thumbv7em-none-eabihf"));
+    let dir = paths::artefacts().join("c-cortex-m4f");
+    c_program::generate(&model::model_path(), ROWS, &dir);
+    let sources = c_program::sources();
+    let program = dir.join("predict.elf");
+    tools::run(
+        Command::new(gcc)
+            .args([
+                "-mcpu=cortex-m4",
+                "-mthumb",
+                "-mfloat-abi=hard",
+                "-mfpu=fpv4-sp-d16",
+            ])
+            .args([
+                "-std=c99",
+                "-O2",
+                "-Wall",
+                "-Wextra",
+                "-Werror",
+                "-DPLE_SEMIHOSTING",
+            ])
+            .args([
+                "--specs=rdimon.specs",
+                "-nostartfiles",
+                "-Wl,--gc-sections",
+                "-T",
+            ])
+            .arg(sources.join("cortex_m4f.ld"))
+            .arg("-I")
+            .arg(c_program::abi_include())
+            .arg("-I")
+            .arg(&dir)
+            .arg(sources.join("cortex_m4f_startup.c"))
+            .arg(sources.join("predict.c"))
+            .arg(dir.join("model.c"))
+            .arg(&library)
+            .args(["-lm", "-o"])
+            .arg(&program),
+    );
+    let output = tools::run_unchecked(
+        Command::new(tools::require(tools::TIMEOUT))
+            .arg("120")
+            .arg(qemu)
+            .args(["-cpu", "cortex-m4", "-machine", "mps2-an386", "-nographic"])
+            .args(["-monitor", "none", "-serial", "none"])
+            .args(["-semihosting-config", "enable=on,target=native", "-kernel"])
+            .arg(&program),
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    println!("{stdout}");
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains(&format!("rows={ROWS}\n")), "{stdout}");
+    assert!(stdout.contains("mismatches=0\n"), "{stdout}");
+    assert!(stdout.contains("errors=0\n"), "{stdout}");
+}
