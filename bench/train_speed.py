@@ -98,6 +98,14 @@ def summary(values: list[float]) -> dict:
     return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}
 
 
+def paired_ratio(base_runs: list, runs: list) -> str:
+    """Epoch time over ple-train's epoch time of the same run and epoch: median (min..max)."""
+    ratios = [t / b for base, run in zip(base_runs, runs) for b, t in zip(base["seconds"], run["seconds"])]
+    if not ratios:
+        return "n/a"
+    return f"{statistics.median(ratios):.1f}x ({min(ratios):.1f}..{max(ratios):.1f}), n={len(ratios)}"
+
+
 def markdown(result: dict) -> str:
     lines = [
         f"Training, default PLE, full data ({result['rows']} rows), batch 32, Adam lr 0.001, "
@@ -105,7 +113,7 @@ def markdown(result: dict) -> str:
         "",
         f"Machine: {machine.one_line(result['machine'])}",
         "",
-        "| engine | s/epoch median | min | max | timings | vs ple-train (median ratio) | test AUC income | test AUC marital |",
+        "| engine | s/epoch median | min | max | timings | time / ple-train's, same run: median (min..max) | test AUC income | test AUC marital |",
         "|---|---|---|---|---|---|---|---|",
     ]
     base = result["engines"].get("ple-train", {}).get("summary")
@@ -114,7 +122,7 @@ def markdown(result: dict) -> str:
             lines.append(f"| {name} | not run: {engine.get('error', '')} | | | | | | |")
             continue
         s = engine["summary"]
-        ratio = f"{s['median'] / base['median']:.1f}x slower" if base and name != "ple-train" else ("1" if base else "n/a")
+        ratio = paired_ratio(result["engines"].get("ple-train", {}).get("runs", []), engine["runs"]) if base and name != "ple-train" else ("1" if base else "n/a")
         aucs = [r.get("test") or {} for r in engine["runs"]]
         inc = statistics.median([a["auc_income"] for a in aucs if "auc_income" in a]) if any("auc_income" in a for a in aucs) else float("nan")
         mar = statistics.median([a["auc_marital"] for a in aucs if "auc_marital" in a]) if any("auc_marital" in a for a in aucs) else float("nan")
@@ -126,6 +134,14 @@ def markdown(result: dict) -> str:
 
 
 def main() -> None:
+    if len(sys.argv) == 3 and sys.argv[1] == "--render":
+        # Re-render the table and plot of a saved result: train_speed.py --render results/train_speed.json
+        saved = json.loads(Path(sys.argv[2]).read_text())
+        Path(sys.argv[2]).with_suffix(".md").write_text(markdown(saved))
+        import plots
+
+        plots.train_speed(saved, Path(sys.argv[2]).with_suffix(".svg"))
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("PLE_CENSUS_DIR", REPO.parent / "shared" / "census")))
     parser.add_argument("--prepared", type=Path, default=Path("/tmp/ple-bench-data"))

@@ -13,7 +13,9 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use half::f16;
+use ple_codegen::quantise::{quantise, QuantiseOptions, SparseRows};
 use ple_codegen::ModelFile;
+use ple_core::int8::{Int8Input, Q15_ONE};
 use ple_core::{pack_f16, pack_f32, packed_len, Input, InputLayout, PleModel, UNKNOWN_CATEGORY};
 use serde_json::json;
 
@@ -72,10 +74,15 @@ struct Rows {
     categories: Vec<u16>,
 }
 
-fn load_rows(args: &Args, layout: &InputLayout<'_>) -> Result<Rows, String> {
-    let path = args.prepared.join("test.features.f32");
-    let bytes = fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+fn load_rows(
+    args: &Args,
+    split: &str,
+    max_rows: usize,
+    layout: &InputLayout<'_>,
+) -> Result<Rows, String> {
+    let path = args.prepared.join(format!("{split}.features.f32"));
     let width = layout.dense_width() as usize;
+    let mut bytes = fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     if bytes.len() % (4 * width) != 0 {
         return Err(format!(
             "{}: {} bytes is not a whole number of {width}-wide rows",
@@ -83,6 +90,7 @@ fn load_rows(args: &Args, layout: &InputLayout<'_>) -> Result<Rows, String> {
             bytes.len()
         ));
     }
+    bytes.truncate(bytes.len().min(max_rows.saturating_mul(4 * width)));
     let dense: Vec<f32> = bytes
         .chunks_exact(4)
         .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
@@ -128,7 +136,8 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
     sorted[lo] as f64 + (sorted[hi] as f64 - sorted[lo] as f64) * (rank - lo as f64)
 }
 
-type Predict<'m> = dyn Fn(usize, &mut [f32], &mut [f32]) -> Result<(), ple_core::PleError> + 'm;
+/// One variant's prediction of test row `r` into `out` (one probability per task).
+type Predict<'m> = dyn FnMut(usize, &mut [f32], &mut [f32]) -> Result<(), String> + 'm;
 
 fn time_variant(
     name: &str,
@@ -136,13 +145,13 @@ fn time_variant(
     scratch_len: usize,
     tasks: usize,
     args: &Args,
-    predict: &Predict<'_>,
+    predict: &mut Predict<'_>,
 ) -> Result<(serde_json::Value, Vec<f32>), String> {
     let mut scratch = vec![0.0f32; scratch_len];
     let mut out = vec![0.0f32; tasks];
     let mut all = vec![0.0f32; rows * tasks];
     for r in 0..rows {
-        predict(r, &mut scratch, &mut out).map_err(|e| format!("{name}: row {r}: {e:?}"))?;
+        predict(r, &mut scratch, &mut out).map_err(|e| format!("{name}: row {r}: {e}"))?;
         all[r * tasks..(r + 1) * tasks].copy_from_slice(&out);
     }
     let calls = args.calls.min(rows);
@@ -153,7 +162,7 @@ fn time_variant(
             let start = Instant::now();
             let result = predict(r, &mut scratch, &mut out);
             ns.push(start.elapsed().as_nanos() as u64);
-            result.map_err(|e| format!("{name}: {e:?}"))?;
+            result.map_err(|e| format!("{name}: {e}"))?;
         }
         mean.push(ns.iter().sum::<u64>() as f64 / calls as f64);
         ns.sort_unstable();
@@ -162,7 +171,7 @@ fn time_variant(
         p99.push(percentile(&ns, 99.0));
         let start = Instant::now();
         for r in 0..rows {
-            predict(r, &mut scratch, &mut out).map_err(|e| format!("{name}: {e:?}"))?;
+            predict(r, &mut scratch, &mut out).map_err(|e| format!("{name}: {e}"))?;
         }
         rates.push(rows as f64 / start.elapsed().as_secs_f64());
     }
@@ -210,7 +219,7 @@ fn run() -> Result<(), String> {
     pack_f16(&shape, &file.parameters, &mut packed16).map_err(|e| format!("{e:?}"))?;
     let m32 = PleModel::new(shape, layout, &packed32).map_err(|e| format!("{e:?}"))?;
     let m16 = PleModel::new(shape, layout, &packed16).map_err(|e| format!("{e:?}"))?;
-    let rows = load_rows(&args, &layout)?;
+    let rows = load_rows(&args, "test", usize::MAX, &layout)?;
     let n = rows.dense.len() / rows.width;
     let (w, nw, f) = (rows.width, numeric as usize, vocab_sizes.len());
     let dense = |r: usize| Input::Dense(&rows.dense[r * w..(r + 1) * w]);
@@ -220,30 +229,71 @@ fn run() -> Result<(), String> {
     };
     let tasks = m32.tasks();
     let scratch = m32.scratch_len();
-    let variants: Vec<(&str, Box<Predict<'_>>)> = vec![
+
+    // int8: quantised by ple-codegen from the folded parameters, calibrated on the first
+    // training rows (its default count); the numeric encoding into fixed point is part of
+    // every timed call, as on a device that reads raw values.
+    let options = QuantiseOptions::default();
+    let calibration = load_rows(&args, "train", options.max_calibration_rows, &layout)?;
+    let rows_for_calibration = SparseRows {
+        numeric: &calibration.numeric,
+        categories: &calibration.categories,
+    };
+    let params = quantise(
+        &shape,
+        &file.parameters,
+        None,
+        &layout,
+        rows_for_calibration,
+        &options,
+    )
+    .map_err(|e| format!("int8 quantisation: {e}"))?;
+    let m8 = params.model().map_err(|e| format!("int8 model: {e}"))?;
+    let mut scratch8 = vec![0i32; m8.scratch_words()];
+    let mut numeric8 = vec![0i32; nw];
+    let mut logits8 = vec![0i32; tasks];
+    let mut q15 = vec![0u16; tasks];
+    let mut int8 = |r: usize, _: &mut [f32], o: &mut [f32]| -> Result<(), String> {
+        params
+            .encode_numeric(&rows.numeric[r * nw..(r + 1) * nw], &mut numeric8)
+            .map_err(|e| e.to_string())?;
+        let input = Int8Input {
+            numeric: &numeric8,
+            categories: &rows.categories[r * f..(r + 1) * f],
+        };
+        m8.predict(&input, &mut scratch8, &mut logits8, &mut q15)
+            .map_err(|e| e.to_string())?;
+        for (p, &q) in o.iter_mut().zip(&q15) {
+            *p = f32::from(q) / Q15_ONE as f32;
+        }
+        Ok(())
+    };
+    let err = |e: ple_core::PleError| format!("{e:?}");
+    let mut variants: Vec<(&str, Box<Predict<'_>>)> = vec![
         (
             "ple-core f32 sparse",
-            Box::new(|r, s: &mut [f32], o: &mut [f32]| m32.predict(sparse(r), s, o)),
+            Box::new(|r, s: &mut [f32], o: &mut [f32]| m32.predict(sparse(r), s, o).map_err(err)),
         ),
         (
             "ple-core f32 dense",
-            Box::new(|r, s: &mut [f32], o: &mut [f32]| m32.predict(dense(r), s, o)),
+            Box::new(|r, s: &mut [f32], o: &mut [f32]| m32.predict(dense(r), s, o).map_err(err)),
         ),
         (
             "ple-core f16 sparse",
-            Box::new(|r, s: &mut [f32], o: &mut [f32]| m16.predict(sparse(r), s, o)),
+            Box::new(|r, s: &mut [f32], o: &mut [f32]| m16.predict(sparse(r), s, o).map_err(err)),
         ),
         (
             "ple-core f16 dense",
-            Box::new(|r, s: &mut [f32], o: &mut [f32]| m16.predict(dense(r), s, o)),
+            Box::new(|r, s: &mut [f32], o: &mut [f32]| m16.predict(dense(r), s, o).map_err(err)),
         ),
+        ("ple-core int8 sparse", Box::new(&mut int8)),
     ];
     fs::create_dir_all(&args.out_dir).map_err(|e| e.to_string())?;
     let mut entries = Vec::new();
     let mut reference: Option<Vec<f32>> = None;
-    for (name, predict) in &variants {
+    for (name, predict) in variants.iter_mut() {
         let (mut entry, predictions) =
-            time_variant(name, n, scratch, tasks, &args, predict.as_ref())?;
+            time_variant(name, n, scratch, tasks, &args, predict.as_mut())?;
         if let Some(first) = &reference {
             let diff = first
                 .iter()
