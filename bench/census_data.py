@@ -194,19 +194,20 @@ class Split:
     def __init__(self, prepared: Path, split: str):
         self.features = np.fromfile(prepared / f"{split}.features.f32", dtype="<f4").reshape(-1, WIDTH)
         self.labels = np.stack(
-            [np.fromfile(prepared / f"{split}.{t}.u8", dtype=np.uint8) for t in TASKS], axis=1
+            [np.fromfile(prepared / f"{split}.{t}.u8", dtype=np.uint8) for t in task_names(prepared)], axis=1
         ).astype(np.float32)
         if len(self.labels) != len(self.features):
             raise ValueError(f"{prepared}/{split}: {len(self.features)} feature rows but {len(self.labels)} labels")
 
 
 def task_names(prepared: Path) -> tuple[str, ...]:
-    """Task order from manifest.json when the trainer wrote one, else (income, marital)."""
-    manifest = prepared / "manifest.json"
-    if manifest.exists():
-        names = json.loads(manifest.read_text()).get("tasks")
-        if isinstance(names, list) and names and all(isinstance(n, str) for n in names):
-            return tuple(names)
+    """Task order from the feature_spec.json that `ple-train prepare` writes, else
+    (income, marital), the order of the label files."""
+    spec = prepared / "feature_spec.json"
+    if spec.exists():
+        tasks = json.loads(spec.read_text()).get("tasks")
+        if isinstance(tasks, list) and tasks and all(isinstance(t, dict) and "name" in t for t in tasks):
+            return tuple(t["name"] for t in tasks)
     return TASKS
 
 

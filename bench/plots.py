@@ -24,7 +24,7 @@ def _bars(ax, names, medians, lows, highs, unit, log=False):
     for bar, value in zip(bars, medians):
         ax.annotate(f"{value:.3g}", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
                     ha="center", va="bottom", fontsize=8, xytext=(0, 2), textcoords="offset points")
-    ax.tick_params(axis="x", labelrotation=20)
+    ax.set_xticks(range(len(names)), names, rotation=35, ha="right", fontsize=8)
 
 
 def _footer(fig, info: dict) -> None:
@@ -57,7 +57,7 @@ def inference(result: dict, path: Path) -> None:
     if not engines:
         return
     names = list(engines)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5))
     p50 = [[v / 1e3 for v in engines[n]["batch1"]["p50_ns"]] for n in names]
     _bars(left, names, [statistics.median(v) for v in p50], [min(v) for v in p50], [max(v) for v in p50],
           "batch-1 latency p50, microseconds (log)", log=True)
