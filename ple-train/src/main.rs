@@ -346,8 +346,7 @@ fn eval(args: EvalArgs) -> Result<ExitCode, String> {
 
 fn prepare(args: PrepareArgs) -> Result<ExitCode, String> {
     let dir = census::resolve_data_dir(args.data_dir.as_deref());
-    let manifest = census::prepare(&dir, &args.out).map_err(|e| e.to_string())?;
-    let _ = manifest;
+    census::prepare(&dir, &args.out).map_err(|e| e.to_string())?;
     println!("wrote the encoded splits to {}", args.out.display());
     Ok(ExitCode::SUCCESS)
 }

@@ -317,8 +317,7 @@ pub fn epoch_line(record: &EpochRecord, tasks: &[String], best: bool) -> String 
     line
 }
 
-/// Loads a model file and checks it can be evaluated: returns the trainer-side network
-/// parameters in trainer layout, the configuration, and the normalisation.
+/// Loads and validates a model file (errors name the file and what is wrong).
 pub fn load_model(path: &Path) -> Result<ModelFile, String> {
     ModelFile::load(path).map_err(|e| e.to_string())
 }
