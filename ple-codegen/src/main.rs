@@ -4,7 +4,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, ValueEnum};
-use ple_codegen::codegen::{bake_file, generate_into, Lang, Precision};
+use ple_codegen::codegen::calibration::read_calibration;
+use ple_codegen::codegen::{
+    bake, bake_int8, generate_into, sha256_hex, Baked, CodegenError, Lang, Precision,
+};
+use ple_codegen::model_file::{ModelFile, ModelFileError};
+use ple_codegen::quantise::{QuantiseOptions, SparseRows};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum PrecisionArg {
@@ -35,6 +40,10 @@ struct Args {
     /// Directory to write the generated files into (created if missing).
     #[arg(long)]
     out: PathBuf,
+    /// For int8: raw records (plain or .gz, e.g. census-income.data) whose first rows
+    /// calibrate the activation scales; encoded by the model's feature spec.
+    #[arg(long)]
+    calibration: Option<PathBuf>,
     /// For C: the file names and the prefix of every identifier (`model.h`, `model_predict`).
     #[arg(long, default_value = "model", value_parser = c_identifier)]
     name: String,
@@ -57,18 +66,13 @@ fn main() -> ExitCode {
     let precision = match args.precision {
         PrecisionArg::F32 => Precision::F32,
         PrecisionArg::F16 => Precision::F16,
-        PrecisionArg::Int8 => {
-            eprintln!(
-                "ple-codegen: int8 emission is not available in this version; use f32 or f16"
-            );
-            return ExitCode::from(2);
-        }
+        PrecisionArg::Int8 => Precision::Int8,
     };
     let lang = match args.lang {
         LangArg::Rust => Lang::Rust,
         LangArg::C => Lang::C,
     };
-    let result = bake_file(&args.model, precision).and_then(|baked| {
+    let result = bake_model(&args, precision).and_then(|baked| {
         let written = generate_into(&baked, lang, &args.name, &args.out)?;
         Ok((baked, written))
     });
@@ -91,4 +95,31 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn bake_model(args: &Args, precision: Precision) -> Result<Baked, CodegenError> {
+    let path = args.model.as_path();
+    let bytes = std::fs::read(path).map_err(|source| {
+        CodegenError::Model(ModelFileError::Io {
+            path: path.into(),
+            source,
+        })
+    })?;
+    let model = ModelFile::from_bytes(path, &bytes)?;
+    let sha = sha256_hex(&bytes);
+    if precision != Precision::Int8 {
+        return bake(path, model, sha, precision);
+    }
+    let (Some(calibration), Some(spec)) = (&args.calibration, &model.feature_spec) else {
+        return Err(CodegenError::Unsupported {
+            what: "int8 without --calibration rows and a model file with a feature spec",
+        });
+    };
+    let max_rows = QuantiseOptions::default().max_calibration_rows;
+    let (numeric, categories) = read_calibration(calibration, spec, max_rows)?;
+    let rows = SparseRows {
+        numeric: &numeric,
+        categories: &categories,
+    };
+    bake_int8(path, model, sha, rows)
 }

@@ -37,7 +37,7 @@ fn generate(dir: &Path, precision: Precision) -> (PathBuf, BakedWeights) {
         precision,
     )
     .unwrap();
-    for file in emit_c(&baked, "tiny") {
+    for file in emit_c(&baked, "tiny").unwrap() {
         std::fs::write(dir.join(&file.name), &file.contents).unwrap();
     }
     (dir.join("tiny.c"), baked.weights)
@@ -203,6 +203,7 @@ fn generated_c_linked_with_the_static_library_predicts_like_ple_core() {
                     let model: ModelF16 = PleModel::new(SHAPE, layout, w).unwrap();
                     model.predict(input, &mut scratch, &mut p).unwrap();
                 }
+                BakedWeights::Int8(_) => unreachable!("only f32 and f16 are emitted in C"),
             }
             expected.extend(p);
         }

@@ -7,12 +7,16 @@ mod common;
 use ple_codegen::model_file::ModelFile;
 use ple_core::{Input, InputLayout, ModelF32, UNKNOWN_CATEGORY};
 
-use common::{tiny_model, SHAPE};
+use common::{calibration_rows, tiny_model, SHAPE};
 
 mod tiny_f32 {
     include!("generated/tiny_f32.rs");
 }
-#[allow(dead_code)] // the f16 module is only used for its predictions
+#[allow(dead_code)] // the f16 and int8 modules are only used for their predictions
+mod tiny_int8 {
+    include!("generated/tiny_int8.rs");
+}
+#[allow(dead_code)]
 mod tiny_f16 {
     include!("generated/tiny_f16.rs");
 }
@@ -114,4 +118,51 @@ fn generated_tables_describe_the_model() {
     assert_eq!(tiny_f32::NUMERIC[1].name, "wage per hour");
     assert_eq!(tiny_f32::SCRATCH_LEN, ple_core::scratch_len(&SHAPE));
     assert_eq!(tiny_f16::WEIGHTS.len(), SHAPE.parameter_count());
+}
+
+#[test]
+fn generated_int8_model_predicts_like_the_quantised_arrays_and_near_f32() {
+    let model = tiny_model();
+    let (numeric, categories) = calibration_rows();
+    let rows = ple_codegen::quantise::SparseRows {
+        numeric: &numeric,
+        categories: &categories,
+    };
+    let path = std::path::Path::new("tiny.safetensors");
+    let baked = ple_codegen::codegen::bake_int8(path, model, String::new(), rows).unwrap();
+    let ple_codegen::codegen::BakedWeights::Int8(params) = &baked.weights else {
+        panic!("int8 bake gave another precision");
+    };
+    let direct = params.model().unwrap();
+    let generated = tiny_int8::model().unwrap();
+    let mut scratch = [0; tiny_int8::SCRATCH_WORDS];
+    let mut direct_scratch = vec![0; tiny_int8::SCRATCH_WORDS];
+    let mut f32_scratch = [0.0; tiny_f32::SCRATCH_LEN];
+    let mut worst = 0f32;
+    for row in 0..40 {
+        let raw = [numeric[2 * row], numeric[2 * row + 1]];
+        let cats = [categories[2 * row], categories[2 * row + 1]];
+        let fixed = tiny_int8::numeric_to_fixed(&raw);
+        let mut expected_fixed = [0; 2];
+        params.encode_numeric(&raw, &mut expected_fixed).unwrap();
+        assert_eq!(fixed, expected_fixed);
+        let q15 = tiny_int8::predict(&generated, &fixed, &cats, &mut scratch).unwrap();
+        let input = ple_core::int8::Int8Input {
+            numeric: &fixed,
+            categories: &cats,
+        };
+        let (mut logits, mut probabilities) = ([0; 2], [0; 2]);
+        direct
+            .predict(&input, &mut direct_scratch, &mut logits, &mut probabilities)
+            .unwrap();
+        assert_eq!(q15, probabilities);
+        let f32s = tiny_f32::predict(&raw, &cats, &mut f32_scratch).unwrap();
+        for task in 0..2 {
+            worst = worst.max((f32::from(q15[task]) / 32768.0 - f32s[task]).abs());
+        }
+    }
+    assert!(
+        worst < 0.05,
+        "int8 probabilities differ from f32 by up to {worst}"
+    );
 }

@@ -101,6 +101,7 @@ pub(super) fn emit(baked: &Baked, name: &str, header_lines: &[String]) -> Vec<Ge
     let (model_type, weight_type, predict_prefix) = match baked.weights {
         BakedWeights::F32(_) => ("ple_model_f32", "float", "f32"),
         BakedWeights::F16(_) => ("ple_model_f16", "uint16_t", "f16"),
+        BakedWeights::Int8(_) => return Vec::new(),
     };
     let sparse = baked.feature_spec.is_some();
 
@@ -285,6 +286,7 @@ pub(super) fn emit(baked: &Baked, name: &str, header_lines: &[String]) -> Vec<Ge
             &mut c,
             values.iter().map(|v| format!("0x{:04x}u", v.to_bits())),
         ),
+        BakedWeights::Int8(_) => {}
     }
     c.push_str("};\n\n");
     let _ = writeln!(

@@ -15,6 +15,8 @@
 //! header and a source file for ple-core's C ABI (see [`c`]).
 
 pub mod c;
+pub mod calibration;
+pub mod int8;
 pub mod rust;
 
 use std::fmt;
@@ -26,6 +28,7 @@ use sha2::{Digest, Sha256};
 use crate::feature_spec::FeatureSpec;
 use crate::fold::FoldError;
 use crate::model_file::{ModelConfig, ModelFile, ModelFileError};
+use crate::quantise::{quantise, Int8Params, QuantiseError, QuantiseOptions, SparseRows};
 
 /// Number format of the baked weights.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,6 +37,9 @@ pub enum Precision {
     F32,
     /// `f16` weights (nearest to each `f32`), computed in `f32`.
     F16,
+    /// Integer-only inference ([`ple_core::int8`]), quantised by [`crate::quantise`] with
+    /// calibration rows ([`bake_int8`]).
+    Int8,
 }
 
 impl Precision {
@@ -42,6 +48,7 @@ impl Precision {
         match self {
             Precision::F32 => "f32",
             Precision::F16 => "f16",
+            Precision::Int8 => "int8",
         }
     }
 }
@@ -60,6 +67,8 @@ pub enum Lang {
 pub enum BakedWeights {
     F32(Vec<f32>),
     F16(Vec<f16>),
+    /// The int8 arrays (Rust output only).
+    Int8(Box<Int8Params>),
 }
 
 impl BakedWeights {
@@ -68,6 +77,9 @@ impl BakedWeights {
         match self {
             BakedWeights::F32(v) => v.len(),
             BakedWeights::F16(v) => v.len(),
+            BakedWeights::Int8(p) => {
+                p.category_weights.len() + p.numeric_weights.len() + p.dense_weights.len()
+            }
         }
     }
 
@@ -81,6 +93,7 @@ impl BakedWeights {
         match self {
             BakedWeights::F32(v) => 4 * v.len(),
             BakedWeights::F16(v) => 2 * v.len(),
+            BakedWeights::Int8(p) => p.weight_bytes(),
         }
     }
 }
@@ -148,6 +161,19 @@ pub enum CodegenError {
         column: usize,
         raw_columns: usize,
     },
+    /// Quantisation failed, or int8 was asked for without calibration rows.
+    Quantise {
+        path: PathBuf,
+        source: QuantiseError,
+    },
+    /// A calibration record is malformed (`line` is 1-based; 0 for the file as a whole).
+    Calibration {
+        path: PathBuf,
+        line: usize,
+        reason: String,
+    },
+    /// This output language does not support the precision (C and int8).
+    Unsupported { what: &'static str },
     /// The generated tokens are not a Rust file (a bug in the emitter).
     Syntax(syn::Error),
     /// An output file could not be written.
@@ -180,6 +206,13 @@ impl fmt::Display for CodegenError {
                 "{}: field `{field}` reads raw column {column} of a {raw_columns}-column record",
                 path.display()
             ),
+            CodegenError::Quantise { path, source } => {
+                write!(f, "{}: int8 quantisation: {source}", path.display())
+            }
+            CodegenError::Calibration { path, line, reason } => {
+                write!(f, "{}:{line}: calibration record: {reason}", path.display())
+            }
+            CodegenError::Unsupported { what } => write!(f, "not supported: {what}"),
             CodegenError::Syntax(e) => write!(f, "generated code does not parse: {e}"),
             CodegenError::Io { path, source } => write!(f, "{}: {source}", path.display()),
         }
@@ -191,6 +224,7 @@ impl std::error::Error for CodegenError {
         match self {
             CodegenError::Model(e) => Some(e),
             CodegenError::Fold { source, .. } => Some(source),
+            CodegenError::Quantise { source, .. } => Some(source),
             CodegenError::Syntax(e) => Some(e),
             CodegenError::Io { source, .. } => Some(source),
             _ => None,
@@ -224,7 +258,42 @@ pub fn bake_file(path: &Path, precision: Precision) -> Result<Baked, CodegenErro
     bake(path, model, sha256_hex(&bytes), precision)
 }
 
-/// Folds and packs a validated model; `path` names it in errors.
+/// The input layout of a model: numeric columns and vocabulary sizes, checked to fit the
+/// runtime's `u16` category indices and the raw record.
+fn input_layout(path: &Path, model: &ModelFile) -> Result<(u32, Vec<u16>), CodegenError> {
+    let Some(spec) = &model.feature_spec else {
+        return Ok((model.config.input_dim, Vec::new()));
+    };
+    let mut sizes = Vec::with_capacity(spec.categorical.len());
+    for field in &spec.categorical {
+        let size = field.vocabulary.len();
+        if size >= usize::from(ple_core::UNKNOWN_CATEGORY) {
+            return Err(CodegenError::Vocabulary {
+                path: path.into(),
+                field: field.name.clone(),
+                size,
+            });
+        }
+        sizes.push(size as u16);
+    }
+    let columns = spec.numeric.iter().map(|c| (&c.name, c.source_column));
+    let columns = columns.chain(spec.categorical.iter().map(|f| (&f.name, f.source_column)));
+    for (name, column) in columns {
+        if column >= spec.raw_columns {
+            let (field, raw_columns) = (name.clone(), spec.raw_columns);
+            return Err(CodegenError::SourceColumn {
+                path: path.into(),
+                field,
+                column,
+                raw_columns,
+            });
+        }
+    }
+    Ok((spec.numeric.len() as u32, sizes))
+}
+
+/// Folds and packs a validated model at f32 or f16; `path` names it in errors. Int8 needs
+/// calibration rows: see [`bake_int8`].
 pub fn bake(
     path: &Path,
     mut model: ModelFile,
@@ -232,44 +301,13 @@ pub fn bake(
     precision: Precision,
 ) -> Result<Baked, CodegenError> {
     model.validate()?;
+    let (layout_numeric, vocab_sizes) = input_layout(path, &model)?;
     model
         .fold_normalisation()
         .map_err(|source| CodegenError::Fold {
             path: path.into(),
             source,
         })?;
-    let (layout_numeric, vocab_sizes) = match &model.feature_spec {
-        Some(spec) => {
-            let mut sizes = Vec::with_capacity(spec.categorical.len());
-            for field in &spec.categorical {
-                let size = field.vocabulary.len();
-                if size >= usize::from(ple_core::UNKNOWN_CATEGORY) {
-                    return Err(CodegenError::Vocabulary {
-                        path: path.into(),
-                        field: field.name.clone(),
-                        size,
-                    });
-                }
-                sizes.push(size as u16);
-            }
-            let columns = spec.numeric.iter().map(|c| (&c.name, c.source_column));
-            let columns =
-                columns.chain(spec.categorical.iter().map(|f| (&f.name, f.source_column)));
-            for (name, column) in columns {
-                if column >= spec.raw_columns {
-                    let (field, raw_columns) = (name.clone(), spec.raw_columns);
-                    return Err(CodegenError::SourceColumn {
-                        path: path.into(),
-                        field,
-                        column,
-                        raw_columns,
-                    });
-                }
-            }
-            (spec.numeric.len() as u32, sizes)
-        }
-        None => (model.config.input_dim, Vec::new()),
-    };
     let shape = model.config.shape();
     let pack_error = |source| CodegenError::Pack {
         path: path.into(),
@@ -286,6 +324,13 @@ pub fn bake(
             ple_core::pack_f16(&shape, &model.parameters, &mut out).map_err(pack_error)?;
             BakedWeights::F16(out)
         }
+        Precision::Int8 => {
+            let source = QuantiseError::Rows("int8 needs calibration rows (bake_int8)".into());
+            return Err(CodegenError::Quantise {
+                path: path.into(),
+                source,
+            });
+        }
     };
     Ok(Baked {
         config: model.config,
@@ -293,6 +338,43 @@ pub fn bake(
         layout_numeric,
         vocab_sizes,
         weights,
+        model_sha256,
+    })
+}
+
+/// Quantises a validated model to int8 ([`crate::quantise`], which folds the normalisation
+/// itself), calibrating activations on `calibration` (raw numeric values and category
+/// indices, e.g. training rows).
+pub fn bake_int8(
+    path: &Path,
+    model: ModelFile,
+    model_sha256: String,
+    calibration: SparseRows<'_>,
+) -> Result<Baked, CodegenError> {
+    model.validate()?;
+    let (layout_numeric, vocab_sizes) = input_layout(path, &model)?;
+    let layout = ple_core::InputLayout {
+        numeric: layout_numeric,
+        vocab_sizes: &vocab_sizes,
+    };
+    let params = quantise(
+        &model.config.shape(),
+        &model.parameters,
+        model.normalisation.as_ref(),
+        &layout,
+        calibration,
+        &QuantiseOptions::default(),
+    )
+    .map_err(|source| CodegenError::Quantise {
+        path: path.into(),
+        source,
+    })?;
+    Ok(Baked {
+        config: model.config,
+        feature_spec: model.feature_spec,
+        layout_numeric,
+        vocab_sizes,
+        weights: BakedWeights::Int8(Box::new(params)),
         model_sha256,
     })
 }
@@ -318,6 +400,7 @@ impl Baked {
         match self.weights {
             BakedWeights::F32(_) => Precision::F32,
             BakedWeights::F16(_) => Precision::F16,
+            BakedWeights::Int8(_) => Precision::Int8,
         }
     }
 }
@@ -334,8 +417,13 @@ pub fn emit_rust(baked: &Baked) -> Result<GeneratedFile, CodegenError> {
 
 /// The C header and source (`<name>.h`, `<name>.c`) for a baked model; `name` prefixes every
 /// C identifier (e.g. `ple_model`).
-pub fn emit_c(baked: &Baked, name: &str) -> Vec<GeneratedFile> {
-    c::emit(baked, name, &header_lines(baked))
+pub fn emit_c(baked: &Baked, name: &str) -> Result<Vec<GeneratedFile>, CodegenError> {
+    if matches!(baked.weights, BakedWeights::Int8(_)) {
+        return Err(CodegenError::Unsupported {
+            what: "int8 models in C (ple_core.h has no int8 ABI)",
+        });
+    }
+    Ok(c::emit(baked, name, &header_lines(baked)))
 }
 
 /// Generates the files for `lang` and writes them into `dir` (atomically, each). `c_name`
@@ -349,7 +437,7 @@ pub fn generate_into(
 ) -> Result<Vec<PathBuf>, CodegenError> {
     let files = match lang {
         Lang::Rust => vec![emit_rust(baked)?],
-        Lang::C => emit_c(baked, c_name),
+        Lang::C => emit_c(baked, c_name)?,
     };
     std::fs::create_dir_all(dir).map_err(|source| CodegenError::Io {
         path: dir.into(),

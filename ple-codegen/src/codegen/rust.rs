@@ -97,6 +97,7 @@ impl ToTokens for WeightsStatic<'_> {
                     pub static WEIGHTS: [f32; #len] = [#(f32::from_bits(#items)),*];
                 }
             }
+            BakedWeights::Int8(_) => TokenStream::new(),
             BakedWeights::F16(values) => {
                 let items = values.iter().map(|v| hex(v.to_bits().into(), 4));
                 quote! {
@@ -271,6 +272,19 @@ pub(super) fn module(baked: &Baked) -> TokenStream {
         numeric: baked.layout_numeric,
         vocab_sizes: baked.vocab_sizes.clone(),
     };
+    if let BakedWeights::Int8(params) = &baked.weights {
+        let names = &baked.config.task_names;
+        let int8 = super::int8::items(params);
+        let spec = baked.feature_spec.as_ref().map(FeatureSpecItems);
+        return quote! {
+            #shape_const
+            #layout
+            /// Task names, in output order.
+            pub const TASK_NAMES: [&str; TASKS] = [#(#names),*];
+            #int8
+            #spec
+        };
+    }
     let weights = WeightsStatic(&baked.weights);
     let model = ModelStatic {
         half: matches!(baked.weights, BakedWeights::F16(_)),

@@ -75,3 +75,17 @@ pub fn tiny_model() -> ModelFile {
         extra: Default::default(),
     }
 }
+
+/// Deterministic calibration rows for the small model: raw numeric values (age, wage) and
+/// category indices (sex, education), row-major.
+#[allow(dead_code)] // not every test binary quantises
+pub fn calibration_rows() -> (Vec<f32>, Vec<u16>) {
+    let (mut numeric, mut categories) = (Vec::new(), Vec::new());
+    for i in 0..200u32 {
+        numeric.push((i * 37 % 90) as f32);
+        numeric.push((i * 7919 % 5000) as f32 / 2.0);
+        categories.push((i % 2) as u16);
+        categories.push((i * 3 % 5) as u16);
+    }
+    (numeric, categories)
+}
