@@ -61,14 +61,18 @@ fn copy(from: &[f32], to: &mut [f32]) {
     }
 }
 
+/// ReLU with a comparison rather than `f32::max`, which is a library call on cores
+/// without a floating-point max instruction (Cortex-M4F). NaN becomes 0, as with `max`.
 fn relu(values: &mut [f32]) {
     for v in values {
-        *v = v.max(0.0);
+        *v = if *v > 0.0 { *v } else { 0.0 };
     }
 }
 
 fn softmax(values: &mut [f32]) {
-    let max = values.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+    let max = values
+        .iter()
+        .fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m });
     let mut sum = 0.0;
     for v in values.iter_mut() {
         *v = libm::expf(*v - max);
@@ -103,9 +107,9 @@ fn dense<W: Weight, K: Kernels<W>>(
             .ok_or(PleError::WeightsLength)?,
     )?;
     let bias = cursor.take(out.len())?;
-    for (o, &b) in out.iter_mut().zip(bias) {
-        *o = b.to_f32();
-    }
+    // The kernel widens the bias (F16C / NEON for f16; 0 + b is exactly b).
+    out.fill(0.0);
+    kernels.add_row(bias, out);
     kernels.gemv_acc(input, w, out);
     Ok(())
 }
@@ -217,9 +221,9 @@ fn level0_group<W: Weight, K: Kernels<W>>(
     let rows = model.shape().input_dim as usize;
     let w = cursor.take(rows.checked_mul(width).ok_or(PleError::WeightsLength)?)?;
     let bias = cursor.take(width)?;
-    for (o, &b) in out.iter_mut().zip(bias) {
-        *o = b.to_f32();
-    }
+    // The kernel widens the bias (F16C / NEON for f16; 0 + b is exactly b).
+    out.fill(0.0);
+    kernels.add_row(bias, out);
     match *input {
         Input::Dense(x) => kernels.gemv_acc(x, w, out),
         Input::Sparse {
