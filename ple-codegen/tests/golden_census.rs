@@ -1,0 +1,221 @@
+//! Golden test on the real Census-Income data: a model trained by ple-train (one epoch on the
+//! first 20,000 training rows, to keep the test short), written to `model.safetensors`, baked
+//! at f32, f16 and int8, predicts on the whole test split what the trainer predicts.
+//!
+//! The baked models run on raw numeric values and category indices (the normalisation folded
+//! in), the trainer on its own standardised input. Agreement: f32 within 1e-5 per
+//! probability; f16 within 0.02 and the AUC within 0.002; int8 within 0.05 and the AUC within
+//! 0.005.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use ple_codegen::codegen::{bake, bake_int8, sha256_hex, BakedWeights, Precision};
+use ple_codegen::model_file::ModelFile;
+use ple_codegen::quantise::{categories_from_columns, SparseRows};
+use ple_core::int8::Int8Input;
+use ple_core::{Input, InputLayout, ModelF16, ModelF32, PleModel};
+use ple_train::census::load_census;
+use ple_train::config::TrainConfig;
+use ple_train::dataset::Dataset;
+use ple_train::network::Network;
+use ple_train::run::{run, Outcome, RunData, RunOptions, Silent, MODEL_FILE};
+use ple_train::trainer::{logits_of, Prepared};
+
+fn data_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("PLE_CENSUS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/census"));
+    if dir.join("census-income.data.gz").is_file() || dir.join("census-income.data").is_file() {
+        Some(dir)
+    } else {
+        eprintln!(
+            "golden_census: SKIPPED, no Census data in {} (set PLE_CENSUS_DIR)",
+            dir.display()
+        );
+        None
+    }
+}
+
+fn first_rows(data: &Dataset, rows: usize) -> Dataset {
+    Dataset {
+        numeric: data.numeric[..rows * data.numeric_width].to_vec(),
+        hot: data.hot[..rows * data.fields].to_vec(),
+        labels: data.labels.iter().map(|l| l[..rows].to_vec()).collect(),
+        task_names: data.task_names.clone(),
+        ..*data
+    }
+}
+
+/// Area under the ROC curve (ties counted half).
+fn auc(scores: &[f32], labels: &[u8]) -> f64 {
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]));
+    let (mut rank_sum, mut i) = (0f64, 0);
+    while i < order.len() {
+        let mut j = i;
+        while j < order.len() && scores[order[j]] == scores[order[i]] {
+            j += 1;
+        }
+        let mid = (i + j + 1) as f64 / 2.0;
+        rank_sum += order[i..j].iter().filter(|&&k| labels[k] == 1).count() as f64 * mid;
+        i = j;
+    }
+    let positives = labels.iter().filter(|&&l| l == 1).count() as f64;
+    let negatives = labels.len() as f64 - positives;
+    (rank_sum - positives * (positives + 1.0) / 2.0) / (positives * negatives)
+}
+
+#[test]
+fn baked_models_predict_the_test_split_like_the_trainer() {
+    let Some(dir) = data_dir() else { return };
+    let data = load_census(&dir).unwrap();
+    let train = first_rows(&data.train, 20_000);
+    let out = tempfile::tempdir().unwrap();
+    let run_data = RunData {
+        train: &train,
+        validation: &data.validation,
+        test: &data.test,
+        spec: Some(&data.spec),
+        unknown_categories: BTreeMap::new(),
+    };
+    let options = RunOptions {
+        out_dir: out.path().to_owned(),
+        resume: false,
+        interrupt: None,
+        stop_after: None,
+    };
+    let config = TrainConfig {
+        epochs: 1,
+        ..TrainConfig::default()
+    };
+    let Outcome::Finished(_) = run(&config, &run_data, &options, &mut Silent).unwrap() else {
+        panic!("training stopped early");
+    };
+
+    // The trainer's probabilities on the test split.
+    let path = out.path().join(MODEL_FILE);
+    let bytes = std::fs::read(&path).unwrap();
+    let model = ModelFile::from_bytes(&path, &bytes).unwrap();
+    let shape = model.config.shape();
+    let net = Network::new(&shape);
+    let params = net.from_canonical(&model.parameters);
+    let norm = model.normalisation.clone().unwrap();
+    let test = &data.test;
+    let prepared = Prepared::new(test, &norm, net.input_dim(), 2).unwrap();
+    let mut tape = vec![0.0; net.tape_len()];
+    let logits = logits_of(&net, &params, &prepared, &mut tape);
+    let trainer: Vec<Vec<f32>> = logits
+        .iter()
+        .map(|z| z.iter().map(|&z| 1.0 / (1.0 + (-z).exp())).collect())
+        .collect();
+
+    let vocab: Vec<u16> = data
+        .spec
+        .categorical
+        .iter()
+        .map(|f| f.vocabulary.len() as u16)
+        .collect();
+    let layout = InputLayout {
+        numeric: test.numeric_width as u32,
+        vocab_sizes: &vocab,
+    };
+    let categories_of = |d: &Dataset, row: usize| {
+        let mut c = vec![0u16; d.fields];
+        categories_from_columns(&layout, d.hot_row(row), &mut c);
+        c
+    };
+    let sha = sha256_hex(&bytes);
+    let rows = test.rows();
+    let mut scratch = vec![0.0; ple_core::scratch_len(&shape)];
+    let mut predictions = BTreeMap::new();
+    for precision in [Precision::F32, Precision::F16] {
+        let baked = bake(&path, model.clone(), sha.clone(), precision).unwrap();
+        let mut p = [Vec::with_capacity(rows), Vec::with_capacity(rows)];
+        let mut out = [0.0; 2];
+        for row in 0..rows {
+            let cats = categories_of(test, row);
+            let input = Input::Sparse {
+                numeric: test.numeric_row(row),
+                categories: &cats,
+            };
+            match &baked.weights {
+                BakedWeights::F32(w) => {
+                    let m: ModelF32 = PleModel::new(shape, layout, w).unwrap();
+                    m.predict(input, &mut scratch, &mut out).unwrap();
+                }
+                BakedWeights::F16(w) => {
+                    let m: ModelF16 = PleModel::new(shape, layout, w).unwrap();
+                    m.predict(input, &mut scratch, &mut out).unwrap();
+                }
+                BakedWeights::Int8(_) => unreachable!(),
+            }
+            p[0].push(out[0]);
+            p[1].push(out[1]);
+        }
+        predictions.insert(precision.name(), p.to_vec());
+    }
+
+    // int8, calibrated on the training rows the model was trained on.
+    let cal_categories: Vec<u16> = (0..train.rows())
+        .flat_map(|r| categories_of(&train, r))
+        .collect();
+    let rows_in = SparseRows {
+        numeric: &train.numeric,
+        categories: &cal_categories,
+    };
+    let baked = bake_int8(&path, model.clone(), sha, rows_in).unwrap();
+    let BakedWeights::Int8(int8) = &baked.weights else {
+        unreachable!()
+    };
+    let int8_model = int8.model().unwrap();
+    let mut words = vec![0; int8_model.scratch_words()];
+    let mut p = [Vec::with_capacity(rows), Vec::with_capacity(rows)];
+    for row in 0..rows {
+        let cats = categories_of(test, row);
+        let mut fixed = vec![0; test.numeric_width];
+        int8.encode_numeric(test.numeric_row(row), &mut fixed)
+            .unwrap();
+        let (mut logits, mut q15) = ([0; 2], [0; 2]);
+        let input = Int8Input {
+            numeric: &fixed,
+            categories: &cats,
+        };
+        int8_model
+            .predict(&input, &mut words, &mut logits, &mut q15)
+            .unwrap();
+        p[0].push(f32::from(q15[0]) / 32768.0);
+        p[1].push(f32::from(q15[1]) / 32768.0);
+    }
+    predictions.insert("int8", p.to_vec());
+
+    for (name, max_diff, max_auc_diff) in [
+        ("f32", 1e-5, 1e-4),
+        ("f16", 0.02, 0.002),
+        ("int8", 0.05, 0.005),
+    ] {
+        let p = &predictions[name];
+        for task in 0..2 {
+            let worst = p[task]
+                .iter()
+                .zip(&trainer[task])
+                .map(|(a, b)| (a - b).abs())
+                .fold(0f32, f32::max);
+            let (baked_auc, trainer_auc) = (
+                auc(&p[task], &test.labels[task]),
+                auc(&trainer[task], &test.labels[task]),
+            );
+            eprintln!(
+                "golden_census: {name} task {task}: max |p - trainer| {worst:.2e}, AUC {baked_auc:.5} vs trainer {trainer_auc:.5}"
+            );
+            assert!(
+                worst <= max_diff,
+                "{name} task {task}: max difference {worst}"
+            );
+            assert!(
+                (baked_auc - trainer_auc).abs() <= max_auc_diff,
+                "{name} task {task}: AUC {baked_auc} vs {trainer_auc}"
+            );
+        }
+    }
+}
