@@ -131,6 +131,11 @@ fn baked_models_predict_the_test_split_like_the_trainer() {
     let mut predictions = BTreeMap::new();
     for precision in [Precision::F32, Precision::F16] {
         let baked = bake(&path, model.clone(), sha.clone(), precision).unwrap();
+        eprintln!(
+            "golden_census: {} footprint {:?}",
+            precision.name(),
+            baked.footprint()
+        );
         let mut p = [Vec::with_capacity(rows), Vec::with_capacity(rows)];
         let mut out = [0.0; 2];
         for row in 0..rows {
@@ -165,6 +170,7 @@ fn baked_models_predict_the_test_split_like_the_trainer() {
         categories: &cal_categories,
     };
     let baked = bake_int8(&path, model.clone(), sha, rows_in).unwrap();
+    eprintln!("golden_census: int8 footprint {:?}", baked.footprint());
     let BakedWeights::Int8(int8) = &baked.weights else {
         unreachable!()
     };
