@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use ple_codegen::codegen::calibration::read_calibration;
 use ple_codegen::codegen::{bake, bake_int8, sha256_hex, BakedWeights, Precision};
 use ple_codegen::model_file::ModelFile;
 use ple_codegen::quantise::{categories_from_columns, SparseRows};
@@ -160,6 +161,19 @@ fn baked_models_predict_the_test_split_like_the_trainer() {
         }
         predictions.insert(precision.name(), p.to_vec());
     }
+
+    // The command line's calibration reader encodes raw records exactly as the trainer did.
+    let raw = ["census-income.data.gz", "census-income.data"].map(|f| dir.join(f));
+    let raw = raw.iter().find(|p| p.is_file()).unwrap();
+    let (cal_numeric, cal_cats) = read_calibration(raw, &data.spec, 2_000).unwrap();
+    assert_eq!(
+        cal_numeric,
+        data.train.numeric[..2_000 * test.numeric_width]
+    );
+    let trainer_cats: Vec<u16> = (0..2_000)
+        .flat_map(|r| categories_of(&data.train, r))
+        .collect();
+    assert_eq!(cal_cats, trainer_cats);
 
     // int8, calibrated on the training rows the model was trained on.
     let cal_categories: Vec<u16> = (0..train.rows())
