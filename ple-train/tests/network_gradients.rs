@@ -1,4 +1,5 @@
-//! The backward pass against finite differences, and the parameter layout against the
+//! The backward pass against finite differences, the forward pass against ple-core, and the
+//! parameter layout against the
 //! canonical tensor order.
 
 use ple_core::PleShape;
@@ -185,6 +186,43 @@ fn initialisation_is_xavier_uniform_with_constant_bias() {
                 .map(|w| w.to_bits())
                 .collect::<std::collections::HashSet<_>>();
             assert!(distinct.len() > values.len() / 2, "{tensor} not random");
+        }
+    }
+}
+
+#[test]
+fn training_forward_matches_the_ple_core_inference_path() {
+    use ple_core::{pack_f32, packed_len, Input, InputLayout, ModelF32};
+    let shape = shape();
+    let net = Network::new(&shape);
+    let mut rng = SplitMix64::new(21);
+    let mut params = net.init(4);
+    for p in params.iter_mut() {
+        *p += (rng.next_f32() - 0.5) * 0.4;
+    }
+    let canonical = net.to_canonical(&params);
+    let mut packed = vec![0.0f32; packed_len(&shape)];
+    pack_f32(&shape, &canonical, &mut packed).unwrap();
+    let model = ModelF32::new(shape, InputLayout::dense(shape.input_dim), &packed).unwrap();
+    let mut scratch = vec![0.0f32; model.scratch_len()];
+    let mut tape = vec![0.0; net.tape_len()];
+    for s in samples(&mut rng) {
+        let mut dense = vec![0.0f32; shape.input_dim as usize];
+        dense[..NUMERIC].copy_from_slice(&s.numeric);
+        for &c in s.hot.iter().filter(|&&c| c != NO_COLUMN) {
+            dense[c as usize] = 1.0;
+        }
+        let mut probabilities = vec![0.0f32; net.tasks()];
+        model
+            .predict(Input::Dense(&dense), &mut scratch, &mut probabilities)
+            .unwrap();
+        net.forward(&params, &s.numeric, &s.hot, &mut tape);
+        for (t, &p) in probabilities.iter().enumerate() {
+            let ours = sigmoid(tape[net.logit_offset(t)]);
+            assert!(
+                (ours - p).abs() < 1e-5,
+                "task {t}: trainer {ours}, ple-core {p}"
+            );
         }
     }
 }
