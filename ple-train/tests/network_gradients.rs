@@ -1,6 +1,5 @@
 //! The backward pass against finite differences, the forward pass against ple-core, and the
-//! parameter layout against the
-//! canonical tensor order.
+//! parameter layout against the canonical tensor order.
 
 use ple_core::PleShape;
 use ple_train::dataset::NO_COLUMN;
