@@ -78,6 +78,12 @@ proptest! {
     }
 
     #[test]
+    fn requant_is_exactly_one_rounding_of_the_wide_product(x in any::<i32>(), m in (1i32 << 30)..i32::MAX, s in 1u8..=63) {
+        let exact = (i128::from(x) * i128::from(m) + (1i128 << (s - 1))) >> s;
+        prop_assert_eq!(i128::from(Requant::new(m, s).apply_wide(x)), exact);
+    }
+
+    #[test]
     fn exp_is_accurate_to_2e_5(d in -(40i32 << 16)..=0) {
         let exact = (f64::from(d) / 65536.0).exp() * 2f64.powi(30);
         let got = f64::from(exp_neg_q16(d));
