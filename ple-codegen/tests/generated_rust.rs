@@ -118,6 +118,15 @@ fn generated_tables_describe_the_model() {
     assert_eq!(tiny_f32::NUMERIC[1].name, "wage per hour");
     assert_eq!(tiny_f32::SCRATCH_LEN, ple_core::scratch_len(&SHAPE));
     assert_eq!(tiny_f16::WEIGHTS.len(), SHAPE.parameter_count());
+    let model = tiny_model();
+    let bytes = model.to_bytes().unwrap();
+    let sha = ple_codegen::codegen::sha256_hex(&bytes);
+    let path = std::path::Path::new("tiny.safetensors");
+    let f16 =
+        ple_codegen::codegen::bake(path, model, sha, ple_codegen::codegen::Precision::F16).unwrap();
+    let footprint = f16.footprint();
+    assert_eq!(footprint.weight_bytes, 2 * tiny_f16::WEIGHTS.len());
+    assert_eq!(footprint.scratch_bytes, 4 * tiny_f16::SCRATCH_LEN);
 }
 
 #[test]
@@ -133,6 +142,9 @@ fn generated_int8_model_predicts_like_the_quantised_arrays_and_near_f32() {
     let ple_codegen::codegen::BakedWeights::Int8(params) = &baked.weights else {
         panic!("int8 bake gave another precision");
     };
+    let footprint = baked.footprint();
+    assert_eq!(footprint.scratch_bytes, 4 * tiny_int8::SCRATCH_WORDS);
+    assert_eq!(footprint.weight_bytes, params.weight_bytes());
     let direct = params.model().unwrap();
     let generated = tiny_int8::model().unwrap();
     let mut scratch = [0; tiny_int8::SCRATCH_WORDS];

@@ -127,10 +127,18 @@ pub struct Footprint {
 impl Baked {
     /// The model's flash and scratch needs.
     pub fn footprint(&self) -> Footprint {
-        let scratch = ple_core::scratch_len(&self.config.shape());
+        let shape = self.config.shape();
+        let words = match self.weights {
+            BakedWeights::Int8(_) => {
+                let (numeric, fields) = (self.layout_numeric as usize, self.vocab_sizes.len());
+                ple_core::int8::scratch_words(&shape, numeric, fields)
+            }
+            BakedWeights::F32(_) | BakedWeights::F16(_) => ple_core::scratch_len(&shape),
+        };
+        // Scratch is f32 values for f32 and f16 models, i32 words for int8: 4 bytes each.
         Footprint {
             weight_bytes: self.weights.bytes(),
-            scratch_bytes: 4 * scratch,
+            scratch_bytes: 4 * words,
         }
     }
 }
