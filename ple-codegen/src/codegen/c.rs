@@ -44,8 +44,8 @@ pub fn c_identifier(text: &str) -> String {
     out
 }
 
-/// Unique identifiers for `words`: sanitised, `V<i>` for empty ones, a numeric suffix for
-/// repeats, and a leading `V` before a digit.
+/// Unique identifier suffixes for `words` (always used after a prefix, so they may start
+/// with a digit): sanitised, `V<i>` for empty ones, a numeric suffix for repeats.
 fn unique_identifiers<'a>(words: impl Iterator<Item = &'a str>) -> Vec<String> {
     let mut seen = BTreeSet::new();
     words
@@ -54,8 +54,6 @@ fn unique_identifiers<'a>(words: impl Iterator<Item = &'a str>) -> Vec<String> {
             let mut id = c_identifier(word);
             if id.is_empty() {
                 id = format!("V{i}");
-            } else if id.starts_with(|c: char| c.is_ascii_digit()) {
-                id.insert(0, 'V');
             }
             let mut candidate = id.clone();
             let mut n = 2;
@@ -342,7 +340,7 @@ mod tests {
         let words = [" Not in universe", " ?", "Not-in universe", " 50000+.", ""];
         assert_eq!(
             unique_identifiers(words.into_iter()),
-            ["NOT_IN_UNIVERSE", "V1", "NOT_IN_UNIVERSE_2", "V50000", "V4"]
+            ["NOT_IN_UNIVERSE", "V1", "NOT_IN_UNIVERSE_2", "50000", "V4"]
         );
     }
 
