@@ -36,18 +36,17 @@
 //! # How many epochs
 //!
 //! Measured on the full data with the default model (dense Adam, lr 0.001, batch 32), the
-//! validation AUCs peak at epoch 3 or 4 and decline after epoch 6 as the model overfits
-//! (seed 2020, 15 epochs: best epoch 4; income validation AUC 0.9495 at epoch 3, 0.9500 at
-//! 4, 0.9489 at 10, 0.9425 at 15). The default is therefore 6 epochs, with the best epoch
-//! kept. Best-by-validation test AUCs, income / marital: seed 2020 0.9498 / 0.99456, seed 1
-//! 0.9499 / 0.99453, seed 2 0.9495 / 0.99448. Lazy Adam generalises slightly better on income
-//! (seed 2020, 6 epochs: 0.9507 / 0.99448; with lr 0.0005 and 8 epochs 0.9515 / 0.99449), as
-//! does the two-level `ple` preset (0.9503 / 0.99453).
+//! validation AUCs peak around epochs 3 to 5 and decline after epoch 6 as the model overfits
+//! (seed 2020, 15 epochs: income validation AUC 0.9495 at epoch 3, 0.9500 at 4, 0.9489 at
+//! 10, 0.9425 at 15). The default is therefore 6 epochs, with the best epoch kept.
+//! Best-by-validation test AUCs of the default (income / marital): seed 2020 0.9499 /
+//! 0.99449, seed 1 0.9502 / 0.99456, seed 2 0.9504 / 0.99460. Lazy Adam and the two-level
+//! `ple` preset do about as well or slightly better on income.
 //!
 //! # Initialisation
 //!
-//! Xavier-uniform weights and biases of 0.1, as PaddleRec's biases (its constant 0.1 weights
-//! make every unit of a layer identical, which is the reason for Xavier here).
+//! Xavier-uniform weights (PaddleRec's constant 0.1 weights make every unit of a layer
+//! identical) and zero biases ([`network::INITIAL_BIAS`] says why not PaddleRec's 0.1).
 pub mod adam;
 pub mod census;
 pub mod checkpoint;

@@ -33,10 +33,11 @@ use ple_core::shape::{Block, PleShape};
 use crate::dataset::NO_COLUMN;
 use crate::rng::SplitMix64;
 
-/// The bias every layer starts with, as in PaddleRec: a small positive value keeps ReLU units
-/// active at the start (with Xavier-uniform weights, unlike PaddleRec's constant weights, the
-/// units of a layer still differ from one another).
-pub const INITIAL_BIAS: f32 = 0.1;
+/// The bias every layer starts with. Zero, the usual companion of Xavier initialisation,
+/// rather than PaddleRec's 0.1: measured on Census over three seeds (default model, 6
+/// epochs), zero biases gave best-by-validation test AUCs of 0.9502 / 0.99455 (income /
+/// marital, mean) against 0.9497 / 0.99452 with 0.1.
+pub const INITIAL_BIAS: f32 = 0.0;
 
 /// Where a dense layer's weight and bias live in the parameter vector.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -4,7 +4,7 @@
 use ple_core::PleShape;
 use ple_train::dataset::NO_COLUMN;
 use ple_train::metrics::{log_loss_of_logit, sigmoid};
-use ple_train::network::Network;
+use ple_train::network::{Network, INITIAL_BIAS};
 use ple_train::rng::SplitMix64;
 
 const NUMERIC: usize = 3;
@@ -63,6 +63,17 @@ fn loss(net: &Network, params: &[f32], data: &[Sample]) -> f64 {
     total
 }
 
+/// Which activations are exactly zero, over every sample: the ReLU pattern.
+fn zero_pattern(net: &Network, params: &[f32], data: &[Sample]) -> Vec<bool> {
+    let mut tape = vec![0.0; net.tape_len()];
+    let mut pattern = Vec::new();
+    for s in data {
+        net.forward(params, &s.numeric, &s.hot, &mut tape);
+        pattern.extend(tape.iter().map(|&v| v == 0.0));
+    }
+    pattern
+}
+
 fn analytic_gradient(net: &Network, params: &[f32], data: &[Sample]) -> Vec<f32> {
     let mut tape = vec![0.0; net.tape_len()];
     let mut dtape = vec![0.0; net.tape_len()];
@@ -93,9 +104,11 @@ fn backward_pass_matches_finite_differences_on_a_multi_level_multi_task_shape() 
     let data = samples(&mut rng);
     let grad = analytic_gradient(&net, &params, &data);
 
-    // Small enough that no ReLU crosses zero for this seed (at 2e-3 one unit does), large
-    // enough that f32 rounding stays far below the tolerance.
+    // Large enough that f32 rounding stays far below the tolerance. A parameter whose
+    // perturbation moves a ReLU across zero (a kink, where finite differences are not the
+    // derivative) is recognised by a change in which activations are zero, and skipped.
     let eps = 1e-3f32;
+    let mut kinks = 0;
     let mut worst = 0.0f64;
     let mut checked_nonzero = 0;
     let mut failures = 0;
@@ -104,6 +117,10 @@ fn backward_pass_matches_finite_differences_on_a_multi_level_multi_task_shape() 
         plus[i] += eps;
         let mut minus = params.clone();
         minus[i] -= eps;
+        if zero_pattern(&net, &plus, &data) != zero_pattern(&net, &minus, &data) {
+            kinks += 1;
+            continue;
+        }
         let numeric =
             (loss(&net, &plus, &data) - loss(&net, &minus, &data)) / f64::from(plus[i] - minus[i]);
         let analytic = f64::from(grad[i]);
@@ -117,13 +134,15 @@ fn backward_pass_matches_finite_differences_on_a_multi_level_multi_task_shape() 
             checked_nonzero += 1;
         }
     }
-    // The check is meaningful only if most parameters actually receive gradient.
+    // The check is meaningful only if many parameters actually receive gradient (input rows
+    // that no sample touches, and units that ReLU silences for all four samples, get none).
     assert!(
-        checked_nonzero > params.len() / 2,
+        checked_nonzero > params.len() / 4,
         "{checked_nonzero} of {}",
         params.len()
     );
-    eprintln!("worst relative error {worst:.2e}");
+    eprintln!("worst relative error {worst:.2e}, {kinks} parameters at a ReLU kink skipped");
+    assert!(kinks < params.len() / 100, "{kinks} kinks");
     assert_eq!(failures, 0);
 }
 
@@ -176,7 +195,7 @@ fn initialisation_is_xavier_uniform_with_constant_bias() {
         let values = &canonical[at..at + tensor.len()];
         at += tensor.len();
         if tensor.rank() == 1 {
-            assert!(values.iter().all(|&b| b == 0.1), "{tensor}");
+            assert!(values.iter().all(|&b| b == INITIAL_BIAS), "{tensor}");
         } else {
             let bound = (6.0 / (tensor.layer.inputs + tensor.layer.outputs) as f32).sqrt();
             assert!(values.iter().all(|w| w.abs() <= bound), "{tensor}");
