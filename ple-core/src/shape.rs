@@ -98,7 +98,9 @@ impl fmt::Display for ShapeError {
                 "every task needs at least one expert (task-specific or shared), and at most 4096"
             }
             ShapeError::NoExpertLayers => "experts need at least one layer",
-            ShapeError::Units => "layer widths must be between 1 and 4096, with at most 4096 layers",
+            ShapeError::Units => {
+                "layer widths must be between 1 and 4096, with at most 4096 layers"
+            }
         };
         f.write_str(text)
     }
@@ -108,7 +110,12 @@ impl fmt::Display for ShapeError {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Block {
     /// Layer `layer` of task-specific expert `expert` of task `task` at level `level`.
-    TaskExpert { level: u32, task: u32, expert: u32, layer: u32 },
+    TaskExpert {
+        level: u32,
+        task: u32,
+        expert: u32,
+        layer: u32,
+    },
     /// Layer `layer` of shared expert `expert` at level `level`.
     SharedExpert { level: u32, expert: u32, layer: u32 },
     /// The gate of task `task` at level `level`.
@@ -178,10 +185,19 @@ impl Tensor {
 impl fmt::Display for Block {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
-            Block::TaskExpert { level, task, expert, layer } => {
+            Block::TaskExpert {
+                level,
+                task,
+                expert,
+                layer,
+            } => {
                 write!(f, "level{level}.task{task}.expert{expert}.layer{layer}")
             }
-            Block::SharedExpert { level, expert, layer } => {
+            Block::SharedExpert {
+                level,
+                expert,
+                layer,
+            } => {
                 write!(f, "level{level}.shared.expert{expert}.layer{layer}")
             }
             Block::TaskGate { level, task } => write!(f, "level{level}.task{task}.gate"),
@@ -290,26 +306,36 @@ impl<'a> PleShape<'a> {
     /// by task, then shared experts, then task gates, then the shared gate), then task by task
     /// (tower layers, then the output layer).
     pub fn layers(&self) -> Layers<'a> {
-        Layers { shape: *self, index: 0 }
+        Layers {
+            shape: *self,
+            index: 0,
+        }
     }
 
     /// Iterates over every parameter tensor in canonical order: each layer's weight, then its
     /// bias, in the order of [`layers`](Self::layers).
     pub fn tensors(&self) -> impl Iterator<Item = Tensor> + 'a {
         self.layers().flat_map(|layer| {
-            [Param::Weight, Param::Bias].into_iter().map(move |param| Tensor { layer, param })
+            [Param::Weight, Param::Bias]
+                .into_iter()
+                .map(move |param| Tensor { layer, param })
         })
     }
 
     /// Number of parameters (weights and biases) in the network.
     pub fn parameter_count(&self) -> usize {
-        self.layers().map(|l| (l.inputs as usize + 1) * l.outputs as usize).sum()
+        self.layers()
+            .map(|l| (l.inputs as usize + 1) * l.outputs as usize)
+            .sum()
     }
 
     /// Multiply-accumulates of one dense forward pass: every weight once, plus the gates'
     /// weighted sums of expert outputs (biases and activations not counted).
     pub fn dense_macs(&self) -> usize {
-        let weights: usize = self.layers().map(|l| l.inputs as usize * l.outputs as usize).sum();
+        let weights: usize = self
+            .layers()
+            .map(|l| l.inputs as usize * l.outputs as usize)
+            .sum();
         let width = self.expert_width() as usize;
         let task_mix = self.tasks as usize * self.task_gate_width() as usize * width;
         let shared_mix = self.total_experts() as usize * width;
@@ -337,26 +363,54 @@ impl<'a> PleShape<'a> {
             let shared = self.shared_experts as usize * e_layers;
             if i < own + shared {
                 let (expert_index, layer) = (i / e_layers, i % e_layers);
-                let inputs = if layer == 0 { input } else { self.expert_units[layer - 1] };
+                let inputs = if layer == 0 {
+                    input
+                } else {
+                    self.expert_units[layer - 1]
+                };
                 let outputs = self.expert_units[layer];
                 let layer = layer as u32;
                 let block = if i < own {
                     let task = (expert_index / self.experts_per_task as usize) as u32;
                     let expert = (expert_index % self.experts_per_task as usize) as u32;
-                    Block::TaskExpert { level, task, expert, layer }
+                    Block::TaskExpert {
+                        level,
+                        task,
+                        expert,
+                        layer,
+                    }
                 } else {
                     let expert = (expert_index - own / e_layers) as u32;
-                    Block::SharedExpert { level, expert, layer }
+                    Block::SharedExpert {
+                        level,
+                        expert,
+                        layer,
+                    }
                 };
-                return Some(Layer { block, inputs, outputs });
+                return Some(Layer {
+                    block,
+                    inputs,
+                    outputs,
+                });
             }
             let i = i - own - shared;
             if i < self.tasks as usize {
-                let block = Block::TaskGate { level, task: i as u32 };
-                return Some(Layer { block, inputs: input, outputs: self.task_gate_width() });
+                let block = Block::TaskGate {
+                    level,
+                    task: i as u32,
+                };
+                return Some(Layer {
+                    block,
+                    inputs: input,
+                    outputs: self.task_gate_width(),
+                });
             }
             let block = Block::SharedGate { level };
-            return Some(Layer { block, inputs: input, outputs: self.total_experts() });
+            return Some(Layer {
+                block,
+                inputs: input,
+                outputs: self.total_experts(),
+            });
         }
         let i = index - level_layers;
         let per_task = self.tower_units.len() + 1;
@@ -368,10 +422,21 @@ impl<'a> PleShape<'a> {
         let inputs = self.tower_input(layer);
         let task = task as u32;
         if layer < self.tower_units.len() {
-            let block = Block::Tower { task, layer: layer as u32 };
-            Some(Layer { block, inputs, outputs: self.tower_units[layer] })
+            let block = Block::Tower {
+                task,
+                layer: layer as u32,
+            };
+            Some(Layer {
+                block,
+                inputs,
+                outputs: self.tower_units[layer],
+            })
         } else {
-            Some(Layer { block: Block::Output { task }, inputs, outputs: 1 })
+            Some(Layer {
+                block: Block::Output { task },
+                inputs,
+                outputs: 1,
+            })
         }
     }
 }
@@ -435,7 +500,10 @@ mod tests {
         let macs = 8 * 499 * 16 + 2 * 499 * 5 + 2 * 5 * 16 + 2 * 16 * 8 + 2 * 8;
         assert_eq!(PADDLEREC_DEFAULT.dense_macs(), macs);
         assert_eq!(PADDLEREC_DEFAULT.dense_macs(), 69_294);
-        assert_eq!(PADDLEREC_DEFAULT.layer_count(), PADDLEREC_DEFAULT.layers().count());
+        assert_eq!(
+            PADDLEREC_DEFAULT.layer_count(),
+            PADDLEREC_DEFAULT.layers().count()
+        );
     }
 
     #[test]
@@ -454,7 +522,11 @@ mod tests {
 
     #[test]
     fn multi_level_shapes_have_shared_gates_on_all_but_the_last_level() {
-        let shape = PleShape { levels: 3, expert_units: &[32, 16], ..PADDLEREC_DEFAULT };
+        let shape = PleShape {
+            levels: 3,
+            expert_units: &[32, 16],
+            ..PADDLEREC_DEFAULT
+        };
         assert_eq!(shape.validate(), Ok(()));
         let layers: Vec<_> = shape.layers().collect();
         assert_eq!(layers.len(), shape.layer_count());
@@ -475,27 +547,64 @@ mod tests {
 
     #[test]
     fn mmoe_and_single_task_shapes_are_valid() {
-        let mmoe = PleShape { experts_per_task: 0, shared_experts: 8, ..PADDLEREC_DEFAULT };
+        let mmoe = PleShape {
+            experts_per_task: 0,
+            shared_experts: 8,
+            ..PADDLEREC_DEFAULT
+        };
         assert_eq!(mmoe.validate(), Ok(()));
-        assert!(mmoe.layers().all(|l| !matches!(l.block, Block::TaskExpert { .. })));
-        let single = PleShape { tasks: 1, experts_per_task: 1, shared_experts: 0, ..PADDLEREC_DEFAULT };
+        assert!(mmoe
+            .layers()
+            .all(|l| !matches!(l.block, Block::TaskExpert { .. })));
+        let single = PleShape {
+            tasks: 1,
+            experts_per_task: 1,
+            shared_experts: 0,
+            ..PADDLEREC_DEFAULT
+        };
         assert_eq!(single.validate(), Ok(()));
         assert_eq!(single.layers().count(), 1 + 1 + 2);
     }
 
     #[test]
     fn invalid_shapes_are_rejected() {
-        let no_experts = PleShape { experts_per_task: 0, shared_experts: 0, ..PADDLEREC_DEFAULT };
+        let no_experts = PleShape {
+            experts_per_task: 0,
+            shared_experts: 0,
+            ..PADDLEREC_DEFAULT
+        };
         assert_eq!(no_experts.validate(), Err(ShapeError::Experts));
-        assert_eq!(PleShape { tasks: 0, ..PADDLEREC_DEFAULT }.validate(), Err(ShapeError::Tasks));
         assert_eq!(
-            PleShape { expert_units: &[], ..PADDLEREC_DEFAULT }.validate(),
+            PleShape {
+                tasks: 0,
+                ..PADDLEREC_DEFAULT
+            }
+            .validate(),
+            Err(ShapeError::Tasks)
+        );
+        assert_eq!(
+            PleShape {
+                expert_units: &[],
+                ..PADDLEREC_DEFAULT
+            }
+            .validate(),
             Err(ShapeError::NoExpertLayers)
         );
         assert_eq!(
-            PleShape { tower_units: &[0], ..PADDLEREC_DEFAULT }.validate(),
+            PleShape {
+                tower_units: &[0],
+                ..PADDLEREC_DEFAULT
+            }
+            .validate(),
             Err(ShapeError::Units)
         );
-        assert_eq!(PleShape { input_dim: 0, ..PADDLEREC_DEFAULT }.validate(), Err(ShapeError::InputDim));
+        assert_eq!(
+            PleShape {
+                input_dim: 0,
+                ..PADDLEREC_DEFAULT
+            }
+            .validate(),
+            Err(ShapeError::InputDim)
+        );
     }
 }
