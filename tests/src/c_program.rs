@@ -27,7 +27,12 @@ pub fn static_library(target: Option<&str>) -> PathBuf {
     let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     command
         .current_dir(paths::workspace())
-        .args(["build", "--release", "--manifest-path", "ple-core/capi/Cargo.toml"])
+        .args([
+            "build",
+            "--release",
+            "--manifest-path",
+            "ple-core/capi/Cargo.toml",
+        ])
         .env("CARGO_TARGET_DIR", &target_dir)
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_ENCODED_RUSTFLAGS");
