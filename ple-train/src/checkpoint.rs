@@ -2,7 +2,8 @@
 //!
 //! After every epoch the trainer writes `checkpoint.bin` in the output directory: a JSON
 //! header (configuration, epochs done, the history and best epoch so far, Adam's counters)
-//! and the raw `f32` arrays (parameters, Adam's two moments, the best epoch's parameters),
+//! and the raw `f32` arrays (parameters, Adam's two moments, the best epoch's parameters
+//! and, when the run keeps one, the moving average of the parameters),
 //! closed by a 64-bit FNV-1a checksum of every preceding byte. It is written to a temporary
 //! file, synced and renamed over the old one, so a crash or Ctrl-C at any moment leaves
 //! either the previous checkpoint or the new one, never a mixture. On load, a bad magic,
@@ -36,6 +37,9 @@ pub struct CheckpointHeader {
     pub beta2_pow_bits: u64,
     /// Length of each array below.
     pub len: usize,
+    /// Whether the weight average follows the four arrays.
+    #[serde(default)]
+    pub has_average: bool,
 }
 
 /// A whole checkpoint.
@@ -51,6 +55,8 @@ pub struct Checkpoint {
     pub v: Vec<f32>,
     /// Parameters of the best epoch so far.
     pub best_params: Vec<f32>,
+    /// The moving average of the parameters (empty when the run keeps none).
+    pub average: Vec<f32>,
 }
 
 /// 64-bit FNV-1a.
@@ -71,7 +77,13 @@ impl Checkpoint {
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&(json.len() as u64).to_le_bytes());
         out.extend_from_slice(&json);
-        for array in [&self.params, &self.m, &self.v, &self.best_params] {
+        for array in [
+            &self.params,
+            &self.m,
+            &self.v,
+            &self.best_params,
+            &self.average,
+        ] {
             for x in array.iter() {
                 out.extend_from_slice(&x.to_le_bytes());
             }
@@ -105,7 +117,8 @@ impl Checkpoint {
         let header: CheckpointHeader = serde_json::from_slice(&body[16..json_end])
             .map_err(|e| bad(&format!("header: {e}")))?;
         let data = &body[json_end..];
-        if header.len.checked_mul(16) != Some(data.len()) {
+        let arrays = if header.has_average { 5 } else { 4 };
+        if header.len.checked_mul(4 * arrays) != Some(data.len()) {
             return Err(bad("array lengths disagree with the header"));
         }
         let mut arrays = data.chunks_exact(header.len * 4).map(|chunk| {
@@ -116,12 +129,18 @@ impl Checkpoint {
         });
         let mut next = || arrays.next().unwrap_or_default();
         let (params, m, v, best_params) = (next(), next(), next(), next());
+        let average = if header.has_average {
+            next()
+        } else {
+            Vec::new()
+        };
         Ok(Self {
             header,
             params,
             m,
             v,
             best_params,
+            average,
         })
     }
 
@@ -174,11 +193,13 @@ mod tests {
                 beta1_pow_bits: 0.5f64.to_bits(),
                 beta2_pow_bits: 0.25f64.to_bits(),
                 len: 3,
+                has_average: true,
             },
             params: vec![1.0, -2.0, f32::MIN_POSITIVE],
             m: vec![0.1, 0.2, 0.3],
             v: vec![0.0; 3],
             best_params: vec![9.0; 3],
+            average: vec![0.5, -1.5, 2.5],
         }
     }
 

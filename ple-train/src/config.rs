@@ -21,7 +21,7 @@
 //!
 //! A YAML file may hold our own keys at the top level (`preset`, `epochs`, `batch_size`,
 //! `learning_rate`, `seed`, `levels`, `experts_per_task`, `shared_experts`, `expert_units`,
-//! `tower_units`, `lazy_adam`, `task_weights`) and/or PaddleRec's sections:
+//! `tower_units`, `lazy_adam`, `task_weights`, `ema_decay`) and/or PaddleRec's sections:
 //! `runner.{train_batch_size, epochs}` and `hyper_parameters.{feature_size, task_num,
 //! exp_per_task, shared_num, level_number, expert_size, tower_size,
 //! optimizer.learning_rate}`. PaddleRec's other keys (paths, GPU switches) are accepted and
@@ -83,6 +83,10 @@ pub struct TrainConfig {
     pub lazy_adam: bool,
     /// Weight of each task's log loss in the summed loss (empty: all 1).
     pub task_weights: Vec<f32>,
+    /// Decay of the exponential moving average of the weights that is evaluated and saved
+    /// (0: evaluate and save the optimiser's weights themselves).
+    #[serde(default)]
+    pub ema_decay: f32,
 }
 
 /// The named configurations of the PLE paper's comparison.
@@ -104,6 +108,9 @@ pub enum Preset {
 /// The default number of epochs: the best validation AUC on Census-Income is reached within
 /// it (see the crate documentation for the measurements).
 pub const DEFAULT_EPOCHS: u32 = 6;
+
+/// The default decay of the weight average.
+pub const DEFAULT_EMA_DECAY: f32 = 0.9998;
 
 impl Preset {
     /// The preset's model.
@@ -134,6 +141,7 @@ impl Default for TrainConfig {
             seed: 2020,
             lazy_adam: false,
             task_weights: Vec::new(),
+            ema_decay: DEFAULT_EMA_DECAY,
         }
     }
 }
@@ -166,6 +174,8 @@ pub struct ConfigFile {
     pub lazy_adam: Option<bool>,
     /// Per-task loss weights.
     pub task_weights: Option<Vec<f32>>,
+    /// Decay of the weight average (0: off).
+    pub ema_decay: Option<f32>,
     /// PaddleRec's `runner` section.
     pub runner: Option<PaddleRunner>,
     /// PaddleRec's `hyper_parameters` section.
@@ -260,6 +270,7 @@ impl ConfigFile {
         set(&mut config.model.tower_units, self.tower_units.clone());
         set(&mut config.lazy_adam, self.lazy_adam);
         set(&mut config.task_weights, self.task_weights.clone());
+        set(&mut config.ema_decay, self.ema_decay);
     }
 
     /// Checks PaddleRec's data-dependent keys against the data actually loaded.
@@ -301,6 +312,12 @@ impl TrainConfig {
             return Err(format!(
                 "learning rate must be positive, got {}",
                 self.learning_rate
+            ));
+        }
+        if !(0.0..1.0).contains(&self.ema_decay) {
+            return Err(format!(
+                "EMA decay must be in [0, 1), got {}",
+                self.ema_decay
             ));
         }
         if !self.task_weights.is_empty() && self.task_weights.len() != tasks {
@@ -412,6 +429,22 @@ hyper_parameters:
             ..TrainConfig::default()
         };
         assert!(config.validate(2).is_err());
+        for decay in [1.0, -0.1, f32::NAN] {
+            let config = TrainConfig {
+                ema_decay: decay,
+                ..TrainConfig::default()
+            };
+            assert!(
+                config.validate(2).unwrap_err().contains("EMA decay"),
+                "{decay}"
+            );
+        }
+        let mut config = TrainConfig::default();
+        ConfigFile::parse("ema_decay: 0\n")
+            .unwrap()
+            .apply(&mut config);
+        assert_eq!(config.ema_decay, 0.0);
+        assert!(config.validate(2).is_ok());
     }
 
     #[test]

@@ -88,6 +88,10 @@ struct TrainArgs {
     /// Loss weight per task, comma separated, in task order.
     #[arg(long, value_delimiter = ',')]
     task_weights: Option<Vec<f32>>,
+    /// Decay of the moving average of the weights that is evaluated and saved, per Adam
+    /// step (0 turns the average off; default 0.9998).
+    #[arg(long)]
+    ema_decay: Option<f32>,
     /// Continue from the checkpoint in the output directory.
     #[arg(long)]
     resume: bool,
@@ -176,6 +180,7 @@ fn build_config(args: &TrainArgs, file: Option<&ConfigFile>) -> TrainConfig {
     set!(config.batch_size, args.batch_size);
     set!(config.learning_rate, args.lr);
     set!(config.task_weights, args.task_weights);
+    set!(config.ema_decay, args.ema_decay);
     if args.lazy_adam {
         config.lazy_adam = true;
     }

@@ -131,7 +131,7 @@ pub fn run(
         best_score: f64::NEG_INFINITY,
         train_seconds: 0.0,
     };
-    let mut best_params = trainer.params.clone();
+    let mut best_params = trainer.eval_params().to_vec();
     if options.resume {
         let checkpoint = Checkpoint::load(&options.out_dir)?;
         let saved: RunState =
@@ -160,6 +160,10 @@ pub fn run(
         trainer.adam.step = checkpoint.header.adam_step;
         trainer.adam.beta1_pow = f64::from_bits(checkpoint.header.beta1_pow_bits);
         trainer.adam.beta2_pow = f64::from_bits(checkpoint.header.beta2_pow_bits);
+        if checkpoint.average.len() != trainer.average.len() {
+            return Err("checkpoint has no weight average, or one the configuration lacks".into());
+        }
+        trainer.average = checkpoint.average;
         best_params = checkpoint.best_params;
         state = saved;
     }
@@ -199,7 +203,7 @@ pub fn run(
         if improved {
             state.best_score = score;
             state.best_epoch = epoch + 1;
-            best_params.copy_from_slice(&trainer.params);
+            best_params.copy_from_slice(trainer.eval_params());
         }
         progress.end_epoch(&epoch_line(&record, &tasks, improved));
         state.history.push(record);
@@ -211,11 +215,13 @@ pub fn run(
                 beta1_pow_bits: trainer.adam.beta1_pow.to_bits(),
                 beta2_pow_bits: trainer.adam.beta2_pow.to_bits(),
                 len: trainer.params.len(),
+                has_average: !trainer.average.is_empty(),
             },
             params: trainer.params.clone(),
             m: trainer.adam.m.clone(),
             v: trainer.adam.v.clone(),
             best_params: best_params.clone(),
+            average: trainer.average.clone(),
         };
         checkpoint.save(&options.out_dir)?;
     }
@@ -223,8 +229,9 @@ pub fn run(
     // Final outputs from the best epoch.
     let test = Prepared::new(data.test, &norm, input_dim, tasks.len())
         .map_err(|e| format!("test data: {e}"))?;
-    trainer.params.copy_from_slice(&best_params);
-    let test_metrics = trainer.evaluate(&test);
+    let mut tape = vec![0.0; trainer.net.tape_len()];
+    let test_logits = crate::trainer::logits_of(&trainer.net, &best_params, &test, &mut tape);
+    let test_metrics = crate::trainer::metrics_of(&test_logits, &test.data.labels);
     let best = state
         .history
         .iter()

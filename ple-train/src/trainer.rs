@@ -20,6 +20,11 @@ use crate::metrics::{bucket_auc, exact_auc, mean_log_loss, sigmoid, PADDLE_THRES
 use crate::network::Network;
 use crate::rng::SplitMix64;
 
+/// The moving average is updated every this many optimiser steps, with the decay raised to
+/// this power, so that it costs one pass over the parameters per `EMA_EVERY` steps rather
+/// than per step.
+pub const EMA_EVERY: u64 = 4;
+
 /// Standardisation statistics of the numeric columns of `train` (computed in `f64`; the
 /// population standard deviation, 1 for a constant column).
 pub fn normalisation_of(train: &Dataset) -> Normalisation {
@@ -159,6 +164,9 @@ pub struct Trainer {
     pub params: Vec<f32>,
     /// The optimiser.
     pub adam: Adam,
+    /// Exponential moving average of `params` (empty when `config.ema_decay` is 0): the
+    /// weights that are evaluated and saved. See [`EMA_EVERY`].
+    pub average: Vec<f32>,
     grad: Vec<f32>,
     tape: Vec<f32>,
     dtape: Vec<f32>,
@@ -183,7 +191,13 @@ impl Trainer {
         let params = net.init(config.seed);
         let adam = Adam::new(config.learning_rate, net.param_len());
         let weights = config.weights(tasks);
+        let average = if config.ema_decay > 0.0 {
+            params.clone()
+        } else {
+            Vec::new()
+        };
         Ok(Self {
+            average,
             grad: vec![0.0; net.param_len()],
             tape: vec![0.0; net.tape_len()],
             dtape: vec![0.0; net.tape_len()],
@@ -299,11 +313,33 @@ impl Trainer {
             let all = 0..self.net.param_len();
             self.adam.update(&mut self.params, &mut self.grad, all);
         }
+        if !self.average.is_empty() && self.adam.step % EMA_EVERY == 0 {
+            let keep = f64::from(self.config.ema_decay).powi(EMA_EVERY as i32);
+            let blend = (1.0 - keep) as f32;
+            for (a, &p) in self.average.iter_mut().zip(&self.params) {
+                *a += blend * (p - *a);
+            }
+        }
+    }
+
+    /// The weights to evaluate and save: the moving average when it is on, else the
+    /// optimiser's current weights.
+    pub fn eval_params(&self) -> &[f32] {
+        if self.average.is_empty() {
+            &self.params
+        } else {
+            &self.average
+        }
     }
 
     /// Logits of every row of `split`, one vector per task.
     pub fn logits(&mut self, split: &Prepared<'_>) -> Vec<Vec<f32>> {
-        logits_of(&self.net, &self.params, split, &mut self.tape)
+        let params = if self.average.is_empty() {
+            &self.params
+        } else {
+            &self.average
+        };
+        logits_of(&self.net, params, split, &mut self.tape)
     }
 
     /// Metrics of every task on `split`.

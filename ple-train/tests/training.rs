@@ -8,7 +8,7 @@ use ple_train::config::{Preset, TrainConfig};
 use ple_train::dataset::{Dataset, NO_COLUMN};
 use ple_train::rng::SplitMix64;
 use ple_train::run::{run, Outcome, RunData, RunOptions, Silent, MODEL_FILE, REPORT_FILE};
-use ple_train::trainer::{normalisation_of, Prepared, Trainer};
+use ple_train::trainer::{logits_of, metrics_of, normalisation_of, Prepared, Trainer, EMA_EVERY};
 
 /// Rows with 3 numeric columns and 4 fields of 5 categories (23 features); task 0 depends
 /// on a numeric column and a category, task 1 on another category.
@@ -53,10 +53,13 @@ fn config(epochs: u32) -> TrainConfig {
         seed: 7,
         batch_size: 16,
         learning_rate: 0.01,
+        // These runs take tens of steps, not thousands: a short average.
+        ema_decay: 0.9,
         ..TrainConfig::default()
     }
 }
 
+/// The trained weights followed by their moving average.
 fn trained_params(config: TrainConfig, data: &Dataset, baseline: bool) -> Vec<f32> {
     let norm = normalisation_of(data);
     let prepared = Prepared::new(data, &norm, data.dense_width, 2).unwrap();
@@ -65,7 +68,9 @@ fn trained_params(config: TrainConfig, data: &Dataset, baseline: bool) -> Vec<f3
     for epoch in 0..config.epochs {
         trainer.train_epoch(&prepared, epoch, &mut |_| {});
     }
-    trainer.params
+    let mut out = trainer.params;
+    out.extend_from_slice(&trainer.average);
+    out
 }
 
 fn bits(v: &[f32]) -> Vec<u32> {
@@ -158,6 +163,58 @@ fn training_learns_both_synthetic_tasks() {
     assert!(metrics[1].auc.unwrap() > 0.78, "{metrics:?}");
 }
 
+#[test]
+fn the_average_blends_in_the_weights_every_few_steps_with_the_decay_to_that_power() {
+    // Exactly EMA_EVERY steps: one update of the average, from the initial weights.
+    let rows = 16 * EMA_EVERY as usize;
+    let data = synthetic(rows, 8);
+    let norm = normalisation_of(&data);
+    let prepared = Prepared::new(&data, &norm, data.dense_width, 2).unwrap();
+    let decay = 0.9f32;
+    let mut trainer = Trainer::new(config(1), data.dense_width, 2).unwrap();
+    let initial = trainer.params.clone();
+    assert_eq!(bits(&trainer.average), bits(&initial));
+    trainer.train_epoch(&prepared, 0, &mut |_| {});
+    assert_eq!(trainer.adam.step, EMA_EVERY);
+    let blend = (1.0 - f64::from(decay).powi(EMA_EVERY as i32)) as f32;
+    let expected: Vec<f32> = initial
+        .iter()
+        .zip(&trainer.params)
+        .map(|(&a, &p)| a + blend * (p - a))
+        .collect();
+    assert_eq!(bits(&trainer.average), bits(&expected));
+    assert_ne!(bits(&trainer.average), bits(&trainer.params));
+}
+
+#[test]
+fn evaluation_uses_the_average_when_on_and_the_weights_when_off() {
+    let data = synthetic(400, 9);
+    let norm = normalisation_of(&data);
+    let prepared = Prepared::new(&data, &norm, data.dense_width, 2).unwrap();
+    for decay in [0.0, 0.9] {
+        let c = TrainConfig {
+            ema_decay: decay,
+            ..config(1)
+        };
+        let mut trainer = Trainer::new(c, data.dense_width, 2).unwrap();
+        trainer.train_epoch(&prepared, 0, &mut |_| {});
+        assert_eq!(trainer.average.is_empty(), decay == 0.0);
+        let evaluated = trainer.evaluate(&prepared);
+        let mut tape = vec![0.0; trainer.net.tape_len()];
+        let expected_params = if decay == 0.0 {
+            &trainer.params
+        } else {
+            &trainer.average
+        };
+        let logits = logits_of(&trainer.net, expected_params, &prepared, &mut tape);
+        assert_eq!(
+            evaluated,
+            metrics_of(&logits, &data.labels),
+            "decay {decay}"
+        );
+    }
+}
+
 fn run_in(
     dir: &std::path::Path,
     data: &Dataset,
@@ -212,6 +269,11 @@ fn resumed_run_equals_an_uninterrupted_one_and_corruption_is_refused() {
     let b = Checkpoint::load(parts.path()).unwrap();
     assert_eq!(bits(&a.params), bits(&b.params));
     assert_eq!(bits(&a.v), bits(&b.v));
+    assert!(
+        !a.average.is_empty(),
+        "the checkpoint holds the weight average"
+    );
+    assert_eq!(bits(&a.average), bits(&b.average));
     let report_a: serde_json::Value = serde_json::from_slice(&read(&whole, REPORT_FILE)).unwrap();
     let report_b: serde_json::Value = serde_json::from_slice(&read(&parts, REPORT_FILE)).unwrap();
     assert_eq!(report_a["test"], report_b["test"]);
