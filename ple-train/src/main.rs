@@ -243,7 +243,7 @@ fn train(args: TrainArgs) -> Result<ExitCode, String> {
         .shape(data.train.dense_width, data.train.labels.len());
     eprintln!(
         "training {} parameters: {} tasks, {} experts per task, {} shared, {} levels, experts {:?}, towers {:?}; \
-         {} epochs, batch {}, Adam lr {}{}, seed {}",
+         {} epochs, batch {}, Adam lr {}{}, {}, seed {}",
         shape.parameter_count(),
         shape.tasks,
         shape.experts_per_task,
@@ -255,6 +255,11 @@ fn train(args: TrainArgs) -> Result<ExitCode, String> {
         config.batch_size,
         config.learning_rate,
         if config.lazy_adam { " (lazy)" } else { "" },
+        if config.ema_decay > 0.0 {
+            format!("weight average decay {}", config.ema_decay)
+        } else {
+            "no weight average".to_string()
+        },
         config.seed
     );
     let mut progress = Terminal::new();
