@@ -107,8 +107,8 @@ fn static_library() -> Option<PathBuf> {
             "build",
             "--quiet",
             "--release",
-            "-p",
-            "ple-core-capi",
+            "--manifest-path",
+            "../ple-core/capi/Cargo.toml",
             "--target-dir",
         ])
         .arg(&target)
