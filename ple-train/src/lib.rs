@@ -9,7 +9,8 @@
 //! the validation split with [`metrics`] (exact ROC AUC, Paddle's 4095-threshold AUC, log
 //! loss), keeps the epoch with the highest mean task AUC, writes a [`checkpoint`] after every
 //! epoch and, at the end, `model.safetensors` (through `ple_codegen::model_file`), the
-//! [`report`] and its SVG curves. [`config`] holds the settings, presets for Single-task,
+//! [`report`] and its SVG curves, and [`gates`] the mean gate weights per task and their
+//! picture. [`config`] holds the settings, presets for Single-task,
 //! MMoE, CGC and PLE, and reads YAML config files including PaddleRec's `config.yaml`.
 //!
 //! # Why it is fast
@@ -83,6 +84,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod dataset;
 pub mod download;
+pub mod gates;
 pub mod metrics;
 pub mod network;
 pub mod report;

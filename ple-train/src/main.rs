@@ -28,7 +28,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Train a model and write model.safetensors, report.json and training_curves.svg
+    /// Train a model and write model.safetensors, report.json, training_curves.svg and gate_usage.svg
     /// (the default command).
     Train(TrainArgs),
     /// Score a saved model on the test split: ROC AUC, Paddle's bucketed AUC and log loss.

@@ -90,6 +90,10 @@ pub struct Report {
     pub seconds_per_epoch: f64,
     /// Wall-clock seconds of this invocation, data loading included.
     pub wall_seconds: f64,
+    /// Mean gate weights of the best epoch's weights over the test split (absent in reports
+    /// written before they were recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gates: Option<crate::gates::GateUsage>,
 }
 
 const COLORS: [&str; 6] = [

@@ -3,7 +3,8 @@
 //! The run writes into its output directory, each file atomically:
 //! `checkpoint.bin` after every epoch, and at the end `model.safetensors` (the best epoch's
 //! weights, with configuration, feature spec and normalisation in its metadata),
-//! `report.json` and `training_curves.svg`. A run interrupted by Ctrl-C stops between two
+//! `report.json`, `training_curves.svg` and `gate_usage.svg` (the best weights' mean gate
+//! weights over the test split, see [`crate::gates`]). A run interrupted by Ctrl-C stops between two
 //! steps and discards the unfinished epoch; `--resume` continues from the last checkpoint
 //! and produces the same bits as a run that was never interrupted.
 
@@ -27,6 +28,8 @@ pub const MODEL_FILE: &str = "model.safetensors";
 pub const REPORT_FILE: &str = "report.json";
 /// The curves.
 pub const CURVES_FILE: &str = "training_curves.svg";
+/// The mean gate weights per task and level.
+pub const GATES_FILE: &str = "gate_usage.svg";
 
 /// The data of a run.
 pub struct RunData<'a> {
@@ -232,6 +235,8 @@ pub fn run(
     let mut tape = vec![0.0; trainer.net.tape_len()];
     let test_logits = crate::trainer::logits_of(&trainer.net, &best_params, &test, &mut tape);
     let test_metrics = crate::trainer::metrics_of(&test_logits, &test.data.labels);
+    let shape = config.model.shape(input_dim, tasks.len());
+    let gates = crate::gates::mean_gate_weights(&trainer.net, &shape, &best_params, &test, "test")?;
     let best = state
         .history
         .iter()
@@ -257,6 +262,7 @@ pub fn run(
         train_seconds: state.train_seconds,
         wall_seconds: started.elapsed().as_secs_f64(),
         epochs: state.history.clone(),
+        gates: Some(gates),
     };
     let model = model_file(&trainer, &best_params, &tasks, data.spec, &norm, &report)?;
     model
@@ -266,6 +272,10 @@ pub fn run(
     write_atomically(&options.out_dir.join(REPORT_FILE), json.as_bytes())?;
     let svg = curves_svg(&tasks, &report.epochs, report.best_epoch);
     write_atomically(&options.out_dir.join(CURVES_FILE), svg.as_bytes())?;
+    if let Some(gates) = &report.gates {
+        let svg = crate::gates::gates_svg(gates, &shape);
+        write_atomically(&options.out_dir.join(GATES_FILE), svg.as_bytes())?;
+    }
     Ok(Outcome::Finished(Box::new(report)))
 }
 
