@@ -3,7 +3,9 @@
 # ple-train: Single-task, MMoE, CGC (= PLE with one level) and PLE with two levels, each
 # trained on the same split with seeds 2020, 1 and 2, one training at a time. The test AUCs
 # reported are those of the best epoch by mean validation AUC (ple-train's selection).
-# Writes bench/results/quality.{json,md}; needs only bash, cargo and python3's standard library.
+# Writes bench/results/quality.{json,md} and, for the first seed of each model, the picture of
+# its mean gate weights over the test split (bench/results/quality.gates-<preset>.svg, ple-train's
+# gate_usage.svg). Needs only bash, cargo and python3's standard library.
 #
 # Usage: bench/quality.sh [--epochs N] [--seeds "2020 1 2"] [--work DIR]
 set -euo pipefail
@@ -55,6 +57,7 @@ done
 
 python3 - "$BENCH_DIR" "$WORK" "$SEEDS" "${RUNS[*]}" <<'PY'
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -94,6 +97,7 @@ for preset, name, paper in ROWS:
         v = [s[f"auc_{t}"] for s in per_seed]
         row[t] = {"mean": sum(v) / len(v), "min": min(v), "max": max(v),
                   "paper": paper[i] if paper else None}
+    row["gates_first_seed"] = reports[(preset, seeds[0])].get("gates")
     rows.append(row)
 
 cgc = reports[("cgc", seeds[0])]["test"]
@@ -112,6 +116,10 @@ result = {
 }
 results = bench_dir / "results"
 results.mkdir(exist_ok=True)
+for preset, _, _ in ROWS:
+    svg = work / f"{preset}-{seeds[0]}" / "gate_usage.svg"
+    if svg.exists():
+        shutil.copyfile(svg, results / f"quality.gates-{preset}.svg")
 (results / "quality.json").write_text(json.dumps(result, indent=2) + "\n")
 
 def fmt(stats):
@@ -139,6 +147,9 @@ lines += [
     f"Machine: {m['cpu']}, {m['logical_cpus']} logical CPUs ({m['cpus_available']} available), "
     f"load {', '.join(f'{x:.2f}' for x in m['load_average'] or [])}; {m['rustc']}; commit {m['git_commit'][:12]}.",
     "Command: `bench/quality.sh`",
+    "",
+    f"Mean gate weights over the test split, seed {seeds[0]}: "
+    + ", ".join(f"[{r['preset']}](quality.gates-{r['preset']}.svg)" for r in rows) + ".",
     "",
 ]
 (results / "quality.md").write_text("\n".join(lines))
