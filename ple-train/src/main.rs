@@ -28,8 +28,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Train a model and write model.safetensors, report.json, training_curves.svg and gate_usage.svg
-    /// (the default command).
+    /// Train a model and write model.safetensors, report.json, training_curves.svg and
+    /// gate_usage.svg (the default command).
     Train(TrainArgs),
     /// Score a saved model on the test split: ROC AUC, Paddle's bucketed AUC and log loss.
     Eval(EvalArgs),
