@@ -86,8 +86,11 @@ fn baked_models_predict_the_test_split_like_the_trainer() {
         interrupt: None,
         stop_after: None,
     };
+    // No weight averaging: over the 625 steps of this short run an average would still
+    // lean on the initial weights, and the comparison wants a model that has learnt.
     let config = TrainConfig {
         epochs: 1,
+        ema_decay: 0.0,
         ..TrainConfig::default()
     };
     let Outcome::Finished(_) = run(&config, &run_data, &options, &mut Silent).unwrap() else {
@@ -210,9 +213,11 @@ fn baked_models_predict_the_test_split_like_the_trainer() {
     predictions.insert("int8", p.to_vec());
 
     for (name, max_diff, max_auc_diff) in [
+        // AUC tolerances of the inference engine's contract: f16 within 0.0005 and int8 within
+        // 0.001 of the trainer.
         ("f32", 1e-5, 1e-4),
-        ("f16", 0.02, 0.002),
-        ("int8", 0.05, 0.005),
+        ("f16", 0.02, 0.0005),
+        ("int8", 0.05, 0.001),
     ] {
         let p = &predictions[name];
         for task in 0..2 {

@@ -3,8 +3,9 @@
 //!
 //! The test trains nothing: it quantises the model named by `$PLE_TEST_MODEL` (a
 //! `model.safetensors` with its normalisation), calibrating on the first 20,000 training rows,
-//! and compares on the 49,881 rows of the test split. Without `$PLE_TEST_MODEL` it says so and
-//! passes; the end-to-end tests run the same check on the model they train.
+//! and compares on the 49,881 rows of the test split. It is ignored by default (run it with
+//! `PLE_TEST_MODEL=target/ple-train/model.safetensors cargo test -p ple-codegen --test
+//! quantise_auc -- --ignored`); `golden_census` runs the same bound on a model it trains.
 
 use std::path::PathBuf;
 
@@ -35,10 +36,10 @@ fn sparse(layout: &InputLayout<'_>, data: &Dataset, rows: usize) -> (Vec<f32>, V
 }
 
 #[test]
+#[ignore = "needs a trained model in $PLE_TEST_MODEL"]
 fn int8_test_auc_is_within_a_thousandth_of_f32() {
     let Some(path) = std::env::var_os("PLE_TEST_MODEL") else {
-        eprintln!("PLE_TEST_MODEL is not set: no trained model to check the int8 AUC on");
-        return;
+        panic!("PLE_TEST_MODEL is not set: name a trained model.safetensors to check");
     };
     let model = ModelFile::load(&path).unwrap();
     let data = load_census(&census_dir()).unwrap();
