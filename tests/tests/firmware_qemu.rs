@@ -105,6 +105,16 @@ fn assert_no_panic_path(run: &Run) {
     );
 }
 
+/// Every checked row agreed with the host to the last bit (not only within tolerance).
+fn assert_bit_exact(run: &Run) {
+    assert_eq!(
+        run.report.number("bit_exact_rows"),
+        ROWS as u64,
+        "{}",
+        run.report.console
+    );
+}
+
 /// The int8 budget of a Cortex-M4F deployment: static RAM plus stack.
 const INT8_RAM_LIMIT: u64 = 4 * 1024;
 
@@ -114,12 +124,7 @@ fn cortex_m4f_f32_matches_the_host_bit_for_bit() {
     assert_passed(firmware::CORTEX_M4F, Precision::F32, &run);
     assert_no_panic_path(&run);
     // Same portable kernels, same IEEE arithmetic, no fused multiply-add on either side.
-    assert_eq!(
-        run.report.number("bit_exact_rows"),
-        ROWS as u64,
-        "{}",
-        run.report.console
-    );
+    assert_bit_exact(&run);
 }
 
 #[test]
@@ -134,12 +139,7 @@ fn cortex_m4f_int8_matches_the_host_bit_for_bit_within_4_kib_of_ram() {
     let run = build_and_run(firmware::CORTEX_M4F, Precision::Int8);
     assert_passed(firmware::CORTEX_M4F, Precision::Int8, &run);
     assert_no_panic_path(&run);
-    assert_eq!(
-        run.report.number("bit_exact_rows"),
-        ROWS as u64,
-        "{}",
-        run.report.console
-    );
+    assert_bit_exact(&run);
     let ram = run.sizes.static_ram() + run.report.number("stack_high_water");
     assert!(
         ram <= INT8_RAM_LIMIT,
@@ -160,12 +160,7 @@ fn cortex_m0_int8_matches_the_host_bit_for_bit() {
     let run = build_and_run(firmware::CORTEX_M0, Precision::Int8);
     assert_passed(firmware::CORTEX_M0, Precision::Int8, &run);
     assert_no_panic_path(&run);
-    assert_eq!(
-        run.report.number("bit_exact_rows"),
-        ROWS as u64,
-        "{}",
-        run.report.console
-    );
+    assert_bit_exact(&run);
 }
 
 #[test]
@@ -174,11 +169,6 @@ fn riscv32_f32_and_int8_match_the_host_bit_for_bit() {
         let run = build_and_run(firmware::RISCV32, precision);
         assert_passed(firmware::RISCV32, precision, &run);
         assert_no_panic_path(&run);
-        assert_eq!(
-            run.report.number("bit_exact_rows"),
-            ROWS as u64,
-            "{}",
-            run.report.console
-        );
+        assert_bit_exact(&run);
     }
 }
