@@ -1,11 +1,12 @@
-"""Training speed side by side: ple-train vs the same PLE in PyTorch (1 thread, default threads).
+"""Training speed side by side: ple-train vs PyTorch (1 thread, default threads) vs PaddleRec.
 
 One command: builds ple-train in release, prepares the encoded splits (checked bit for bit
 against shared/census/SPLIT.md), then runs, `--runs` times in turn, ple-train, PyTorch on one
-thread and PyTorch with its default threads, each for `--epochs` epochs on the full data with
-the same batch size, optimiser and seed.  Every epoch is one timing; the summary gives the
-median, min and max seconds per epoch per engine, the ratio of medians (PyTorch / ple-train),
-and the test AUC after the last epoch.  Results go to bench/results/train_speed.{json,md,svg}.
+thread, PyTorch with its default threads and PaddleRec's own PLE trainer (`paddlerec_ple.sh`,
+one thread), each for `--epochs` epochs on the full data with the same batch size and
+optimiser.  Every epoch is one timing; the summary gives the median, min and max seconds per
+epoch per engine, each engine's epoch time over ple-train's epoch of the same run, and the test
+AUC after the last epoch.  Results go to bench/results/train_speed.{json,md,svg}.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import argparse
 import json
 import os
 import shlex
+import signal
 import statistics
 import subprocess
 import sys
@@ -29,13 +31,21 @@ import machine  # noqa: E402
 DEFAULT_TRAIN_ARGS = "train --data-dir {data_dir} --out {out} --epochs {epochs} --seed {seed}"
 
 
-def run(cmd: list[str], log: Path, env: dict | None = None) -> None:
+def run(cmd: list[str], log: Path, env: dict | None = None, timeout: float | None = None) -> None:
     print("$", shlex.join(cmd), flush=True)
     with open(log, "w") as f:
-        done = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, env=env, cwd=REPO)
-    if done.returncode != 0:
+        # A session of its own, so that a run over the time limit is stopped with every
+        # process it started (PaddleRec's runs are a shell script starting Python).
+        child = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, env=env, cwd=REPO, start_new_session=True)
+        try:
+            child.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
+            raise RuntimeError(f"{cmd[0]} stopped after the {timeout:.0f} s limit per run (--run-timeout); log {log}")
+    if child.returncode != 0:
         tail = log.read_text()[-2000:]
-        raise RuntimeError(f"{cmd[0]} exited with {done.returncode}; log {log}:\n{tail}")
+        raise RuntimeError(f"{cmd[0]} exited with {child.returncode}; log {log}:\n{tail}")
 
 
 def build_ple_train() -> Path | None:
@@ -81,16 +91,50 @@ def ple_train_epochs(binary: Path, template: str, data_dir: Path, prepared: Path
     }
 
 
-def pytorch_epochs(python: str, prepared: Path, out: Path, epochs: int, seed: int, threads: int, impl: str) -> dict:
+def pytorch_epochs(python: str, prepared: Path, out: Path, epochs: int, seed: int, threads: int, impl: str,
+                   timeout: float | None) -> dict:
     cmd = [python, str(BENCH / "train_pytorch.py"), "--prepared", str(prepared), "--epochs", str(epochs),
            "--seed", str(seed), "--threads", str(threads), "--impl", impl, "--out", str(out)]
-    run(cmd, out.with_suffix(".log"))
+    run(cmd, out.with_suffix(".log"), timeout=timeout)
     result = json.loads(out.read_text())
     return {
         "seconds": [e["seconds"] for e in result["epochs"]],
         "test": result["epochs"][-1].get("test"),
         "validation": result["epochs"][-1].get("validation"),
         "threads": result["threads"],
+    }
+
+
+PADDLEREC_SCRIPT = BENCH / "paddlerec_ple.sh"
+
+
+def paddlerec_env(prepared: Path, engine: str) -> dict:
+    """`paddlerec` feeds PaddleRec its own data format; `paddlerec-standardised` the same rows
+    with the numeric columns standardised as ple-train does (PaddleRec's code unchanged)."""
+    return dict(os.environ, PLE_BENCH_DATA=str(prepared),
+                PLE_PADDLEREC_STANDARDISE="1" if engine == "paddlerec-standardised" else "0")
+
+
+def paddlerec_setup(prepared: Path, engine: str) -> None:
+    """PaddleRec's venv, code (PADDLEREC_DIR or a clone) and text data; not timed."""
+    run(["bash", str(PADDLEREC_SCRIPT), "setup"], Path(f"/tmp/ple-bench-{engine}-setup.log"),
+        paddlerec_env(prepared, engine))
+
+
+def paddlerec_epochs(prepared: Path, engine: str, out: Path, epochs: int, timeout: float | None) -> dict:
+    """PaddleRec's tools/trainer.py for `epochs` epochs (its fixed seed, 12345), its infer.py
+    on the last epoch, and the exact test AUC of those weights."""
+    run(["bash", str(PADDLEREC_SCRIPT), "run", str(epochs), str(out)], out.with_suffix(".log"),
+        paddlerec_env(prepared, engine), timeout)
+    result = json.loads((out / "result.json").read_text())
+    last = result["epochs"][-1]
+    return {
+        "seconds": [e["seconds"] for e in result["epochs"]],
+        "reader_seconds_estimate": [e.get("reader_seconds_estimate") for e in result["epochs"]],
+        "test": last.get("test"),
+        "test_paddle_bucket_auc": last.get("test_paddle_auc"),
+        "note": result.get("note"),
+        "packages": result["machine"]["packages"],
     }
 
 
@@ -129,7 +173,29 @@ def markdown(result: dict) -> str:
         lines.append(
             f"| {name} | {s['median']:.2f} | {s['min']:.2f} | {s['max']:.2f} | {s['n']} | {ratio} | {inc:.4f} | {mar:.4f} |"
         )
-    lines += ["", "Test AUC: median over runs, after the last epoch (PyTorch) / best-by-validation epoch (ple-train report)."]
+    lines += ["", "Test AUC: exact, median over runs, after the last epoch (PyTorch, PaddleRec) / "
+              "best-by-validation epoch (ple-train report)."]
+    for name, paddle in result["engines"].items():
+        if not name.startswith("paddlerec") or not paddle.get("runs"):
+            continue
+        got = paddle["runs"]
+        reading = [r for run in got for r in run.get("reader_seconds_estimate", []) if r is not None]
+        bucket = got[-1].get("test_paddle_bucket_auc") or {}
+        lines += [
+            "",
+            f"{name}: {got[-1].get('note', '')}; paddlepaddle {got[-1]['packages'].get('paddlepaddle', '?')}. "
+            "Its seconds are the epoch time its trainer prints (text parsing by its data loader and its "
+            "per-step training AUC included"
+            + (f"; of which reading text about {statistics.median(reading):.1f} s median" if reading else "")
+            + "). Its test AUC is computed here, exactly, on every test row with its own net.py and saved "
+            "weights; its infer.py prints the 4095-bucket AUC "
+            + ", ".join(f"{k} {v:.4f}" for k, v in bucket.items()) + " (last batch dropped).",
+        ]
+    loads = [run.get("load_average_before") for engine in result["engines"].values() for run in engine.get("runs", [])]
+    loads = [l[0] for l in loads if l]
+    if loads:
+        lines += ["", f"1-minute load average before each run: median {statistics.median(loads):.1f}, "
+                  f"min {min(loads):.1f}, max {max(loads):.1f} (2 logical CPUs)."]
     return "\n".join(lines) + "\n"
 
 
@@ -151,9 +217,12 @@ def main() -> None:
     parser.add_argument("--runs-for", default="",
                         help="fewer runs for some engines, e.g. pytorch-default-threads=2 (the table shows n)")
     parser.add_argument("--impl", choices=("fused", "per_layer"), default="fused")
-    parser.add_argument("--engines", default="ple-train,pytorch-1-thread,pytorch-default-threads",
-                        help="comma-separated: ple-train, pytorch-1-thread, pytorch-default-threads; "
+    parser.add_argument("--engines", default="ple-train,pytorch-1-thread,pytorch-default-threads,paddlerec",
+                        help="comma-separated: ple-train, pytorch-1-thread, pytorch-default-threads, paddlerec, "
+                             "paddlerec-standardised (numeric inputs scaled as ple-train does); "
                              "a PyTorch name ending in -per-layer uses the per-layer forward")
+    parser.add_argument("--run-timeout", type=float, default=None,
+                        help="seconds after which one engine's run is stopped (recorded as not run)")
     parser.add_argument("--ple-train-args", default=DEFAULT_TRAIN_ARGS,
                         help="arguments of one ple-train training run ({data_dir} {prepared} {out} {epochs} {seed})")
     parser.add_argument("--out", type=Path, default=BENCH / "results")
@@ -169,13 +238,22 @@ def main() -> None:
     runs: dict[str, list] = {e: [] for e in engines}
     runs_for = {k: int(v) for k, v in (item.split("=") for item in args.runs_for.split(",") if item)}
     errors: dict[str, str] = {}
+    for engine in [e for e in engines if e.startswith("paddlerec")]:
+        try:
+            paddlerec_setup(args.prepared, engine)
+        except RuntimeError as error:
+            errors[engine] = str(error).splitlines()[0][:300]
+            print(f"{engine}: {errors[engine]}", flush=True)
     for r in range(1, args.runs + 1):
         for engine in engines:
             if engine in errors or r > runs_for.get(engine, args.runs):
                 continue
             out = args.work / f"{engine}-run{r}"
+            load_before = list(os.getloadavg())
             try:
-                if engine == "ple-train":
+                if engine.startswith("paddlerec"):
+                    got = paddlerec_epochs(args.prepared, engine, out, args.epochs, args.run_timeout)
+                elif engine == "ple-train":
                     if binary is None:
                         raise RuntimeError("ple-train did not build")
                     got = ple_train_epochs(binary, args.ple_train_args, args.data_dir, args.prepared, out, args.epochs, r)
@@ -183,11 +261,13 @@ def main() -> None:
                     # pytorch-1-thread / pytorch-default-threads, optionally suffixed -per-layer
                     threads = 1 if engine.startswith("pytorch-1-thread") else 0
                     impl = "per_layer" if engine.endswith("-per-layer") else args.impl
-                    got = pytorch_epochs(sys.executable, args.prepared, out.with_suffix(".json"), args.epochs, r, threads, impl)
+                    got = pytorch_epochs(sys.executable, args.prepared, out.with_suffix(".json"), args.epochs, r, threads,
+                                         impl, args.run_timeout)
             except (RuntimeError, KeyError, OSError, json.JSONDecodeError) as error:
                 errors[engine] = str(error).splitlines()[0][:300]
                 print(f"{engine}: {errors[engine]}", flush=True)
                 continue
+            got["load_average_before"] = load_before
             runs[engine].append(got)
             print(f"run {r} {engine}: seconds per epoch {[round(s, 2) for s in got['seconds']]} test {got['test']}", flush=True)
 
@@ -199,6 +279,7 @@ def main() -> None:
         "pytorch_impl": args.impl,
         "data_producer": producer,
         "load_average_at_start": load_at_start,
+        "load_average_at_end": list(os.getloadavg()),
         "ple_train_args": args.ple_train_args,
         "engines": {},
         "machine": machine.describe(),
