@@ -116,7 +116,8 @@ def markdown(result: dict) -> str:
     low, high = TFLM_CYCLES
     lines = [
         f"Microcontrollers under QEMU, default PLE shape; {result['timestamp']}; ple commit "
-        f"{result['commit'][:10]}{' (with uncommitted changes)' if result['dirty'] else ''}",
+        f"{result['commit'][:10]}{' (with uncommitted changes)' if result['dirty'] else ''}"
+        + (f", {result['tree']}" if result.get("tree", "checkout") != "checkout" else ""),
         "",
         f"Command: `{result['command']}`; {result['rustc']}; {result['qemu']}. Model: {result['model']}. "
         f"{result['rows_per_run']} Census test rows per run, each checked against the host.",
@@ -212,18 +213,23 @@ def main() -> None:
     parser.add_argument("--model", default="seeded (untrained) model of the default shape over the real "
                         "Census feature spec; the work per inference does not depend on the weights")
     parser.add_argument("--rows-per-run", type=int, default=256)
+    parser.add_argument("--tree", type=Path, default=BENCH.parent, help="the source tree the tests ran in")
+    parser.add_argument("--commit", default="", help="its commit, when the tree is an export, not a checkout")
     parser.add_argument("--out", type=Path, default=BENCH / "results")
     args = parser.parse_args()
     rows, tests = parse(args.log.read_text(errors="replace"))
     if not rows:
         raise SystemExit(f"{args.log}: no FIGURES line; did the firmware tests build and run?")
-    repo = str(BENCH.parent)
+    repo = str(args.tree)
+    is_checkout = _command("git", "-C", repo, "rev-parse", "--show-toplevel") != "unavailable"
     result = {
         "timestamp": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "command": args.command,
-        "commit": _command("git", "-C", repo, "rev-parse", "HEAD"),
-        "dirty": bool(_command("git", "-C", repo, "status", "--porcelain", "--", "ple-core", "ple-codegen",
-                               "firmware-example", "tests")),
+        "commit": _command("git", "-C", repo, "rev-parse", "HEAD") if is_checkout else (args.commit or "unknown"),
+        # An export (`git archive`) is the commit exactly; a checkout may carry uncommitted work.
+        "dirty": is_checkout and bool(_command("git", "-C", repo, "status", "--porcelain", "--", "ple-core",
+                                               "ple-codegen", "ple-train", "firmware-example", "tests")),
+        "tree": "checkout" if is_checkout else f"export of commit {args.commit or 'unknown'} (git archive)",
         "rustc": _command("rustc", "--version"),
         "qemu": _command("qemu-system-arm", "--version").splitlines()[0],
         "model": args.model,

@@ -31,6 +31,10 @@ import machine  # noqa: E402
 DEFAULT_TRAIN_ARGS = "train --data-dir {data_dir} --out {out} --epochs {epochs} --seed {seed}"
 
 
+class RunTimedOut(RuntimeError):
+    """A run stopped at its time limit: a censored timing (slower than the limit), not a failure."""
+
+
 def run(cmd: list[str], log: Path, env: dict | None = None, timeout: float | None = None) -> None:
     print("$", shlex.join(cmd), flush=True)
     with open(log, "w") as f:
@@ -42,7 +46,7 @@ def run(cmd: list[str], log: Path, env: dict | None = None, timeout: float | Non
         except subprocess.TimeoutExpired:
             os.killpg(child.pid, signal.SIGKILL)
             child.wait()
-            raise RuntimeError(f"{cmd[0]} stopped after the {timeout:.0f} s limit per run (--run-timeout); log {log}")
+            raise RunTimedOut(f"{cmd[0]} stopped after the {timeout:.0f} s limit per run (--run-timeout); log {log}")
     if child.returncode != 0:
         tail = log.read_text()[-2000:]
         raise RuntimeError(f"{cmd[0]} exited with {child.returncode}; log {log}:\n{tail}")
@@ -77,10 +81,11 @@ def prepare(binary: Path | None, data_dir: Path, prepared: Path) -> str:
     return producer
 
 
-def ple_train_epochs(binary: Path, template: str, data_dir: Path, prepared: Path, out: Path, epochs: int, seed: int) -> dict:
+def ple_train_epochs(binary: Path, template: str, data_dir: Path, prepared: Path, out: Path, epochs: int, seed: int,
+                     timeout: float | None) -> dict:
     args = template.format(data_dir=data_dir, prepared=prepared, out=out, epochs=epochs, seed=seed)
     env = dict(os.environ, RAYON_NUM_THREADS="1")
-    run([str(binary), *shlex.split(args)], out.with_suffix(".log"), env)
+    run([str(binary), *shlex.split(args)], out.with_suffix(".log"), env, timeout)
     report = json.loads((out / "report.json").read_text())
     return {
         "seconds": [float(e["seconds"]) for e in report["epochs"]],
@@ -144,7 +149,10 @@ def summary(values: list[float]) -> dict:
 
 def paired_ratio(base_runs: list, runs: list) -> str:
     """Epoch time over ple-train's epoch time of the same run and epoch: median (min..max)."""
-    ratios = [t / b for base, run in zip(base_runs, runs) for b, t in zip(base["seconds"], run["seconds"])]
+    # Paired by run number: a run stopped at its time limit leaves a gap, not a shift.
+    base_by_run = {base.get("run", i): base for i, base in enumerate(base_runs)}
+    ratios = [t / b for i, run in enumerate(runs) if run.get("run", i) in base_by_run
+              for b, t in zip(base_by_run[run.get("run", i)]["seconds"], run["seconds"])]
     if not ratios:
         return "n/a"
     return f"{statistics.median(ratios):.1f}x ({min(ratios):.1f}..{max(ratios):.1f}), n={len(ratios)}"
@@ -163,16 +171,23 @@ def markdown(result: dict) -> str:
     base = result["engines"].get("ple-train", {}).get("summary")
     for name, engine in result["engines"].items():
         if "summary" not in engine:
-            lines.append(f"| {name} | not run: {engine.get('error', '')} | | | | | | |")
+            cut = engine.get("stopped_at_seconds") or []
+            why = f"every run stopped at the time limit ({len(cut)} x {max(cut):.0f} s)" if cut else engine.get("error", "")
+            lines.append(f"| {name} | not run: {why} | | | | | | |")
             continue
         s = engine["summary"]
+        cut = engine.get("stopped_at_seconds") or []
+        n = f"{s['n']}" + (f" (+{len(cut)} stopped at {max(cut):.0f} s)" if cut else "")
         ratio = paired_ratio(result["engines"].get("ple-train", {}).get("runs", []), engine["runs"]) if base and name != "ple-train" else ("1" if base else "n/a")
         aucs = [r.get("test") or {} for r in engine["runs"]]
         inc = statistics.median([a["auc_income"] for a in aucs if "auc_income" in a]) if any("auc_income" in a for a in aucs) else float("nan")
         mar = statistics.median([a["auc_marital"] for a in aucs if "auc_marital" in a]) if any("auc_marital" in a for a in aucs) else float("nan")
         lines.append(
-            f"| {name} | {s['median']:.2f} | {s['min']:.2f} | {s['max']:.2f} | {s['n']} | {ratio} | {inc:.4f} | {mar:.4f} |"
+            f"| {name} | {s['median']:.2f} | {s['min']:.2f} | {s['max']:.2f} | {n} | {ratio} | {inc:.4f} | {mar:.4f} |"
         )
+    if any(e.get("stopped_at_seconds") for e in result["engines"].values()):
+        lines += ["", "Runs stopped at the time limit took longer than that (wall time of the whole run, start-up included); min, median and max are "
+                  "of the completed runs only, so they understate such an engine's time."]
     lines += ["", "Test AUC: exact, median over runs, after the last epoch (PyTorch, PaddleRec) / "
               "best-by-validation epoch (ple-train report)."]
     for name, paddle in result["engines"].items():
@@ -221,22 +236,33 @@ def main() -> None:
                         help="comma-separated: ple-train, pytorch-1-thread, pytorch-default-threads, paddlerec, "
                              "paddlerec-standardised (numeric inputs scaled as ple-train does); "
                              "a PyTorch name ending in -per-layer uses the per-layer forward")
-    parser.add_argument("--run-timeout", type=float, default=None,
-                        help="seconds after which one engine's run is stopped (recorded as not run)")
+    parser.add_argument("--run-timeout", default="",
+                        help="seconds after which a run is stopped and recorded as slower than that: "
+                             "S for every engine, or ENGINE=S,... (e.g. pytorch-default-threads=180)")
     parser.add_argument("--ple-train-args", default=DEFAULT_TRAIN_ARGS,
                         help="arguments of one ple-train training run ({data_dir} {prepared} {out} {epochs} {seed})")
+    parser.add_argument("--ple-train-binary", type=Path,
+                        help="an already built ple-train (default: build it in release from this tree)")
     parser.add_argument("--out", type=Path, default=BENCH / "results")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     load_at_start = list(os.getloadavg())
     engines = [e for e in args.engines.split(",") if e]
 
-    binary = build_ple_train()  # also the preferred producer of the prepared data
+    # also the preferred producer of the prepared data
+    binary = args.ple_train_binary if args.ple_train_binary else build_ple_train()
     producer = prepare(binary, args.data_dir, args.prepared)
     print(f"data: {producer}", flush=True)
     rows = os.path.getsize(args.prepared / "train.income.u8")
     runs: dict[str, list] = {e: [] for e in engines}
     runs_for = {k: int(v) for k, v in (item.split("=") for item in args.runs_for.split(",") if item)}
+    limits: dict[str, float] = {}
+    for item in (i for i in args.run_timeout.split(",") if i):
+        if "=" in item:
+            limits[item.split("=")[0]] = float(item.split("=")[1])
+        else:
+            limits.update({e: float(item) for e in engines if e not in limits})
+    stopped: dict[str, list[float]] = {e: [] for e in engines}
     errors: dict[str, str] = {}
     for engine in [e for e in engines if e.startswith("paddlerec")]:
         try:
@@ -252,22 +278,28 @@ def main() -> None:
             load_before = list(os.getloadavg())
             try:
                 if engine.startswith("paddlerec"):
-                    got = paddlerec_epochs(args.prepared, engine, out, args.epochs, args.run_timeout)
+                    got = paddlerec_epochs(args.prepared, engine, out, args.epochs, limits.get(engine))
                 elif engine == "ple-train":
                     if binary is None:
                         raise RuntimeError("ple-train did not build")
-                    got = ple_train_epochs(binary, args.ple_train_args, args.data_dir, args.prepared, out, args.epochs, r)
+                    got = ple_train_epochs(binary, args.ple_train_args, args.data_dir, args.prepared, out, args.epochs, r,
+                                           limits.get(engine))
                 else:
                     # pytorch-1-thread / pytorch-default-threads, optionally suffixed -per-layer
                     threads = 1 if engine.startswith("pytorch-1-thread") else 0
                     impl = "per_layer" if engine.endswith("-per-layer") else args.impl
                     got = pytorch_epochs(sys.executable, args.prepared, out.with_suffix(".json"), args.epochs, r, threads,
-                                         impl, args.run_timeout)
+                                         impl, limits.get(engine))
+            except RunTimedOut as error:
+                stopped[engine].append(limits[engine])
+                print(f"run {r} {engine}: {error}", flush=True)
+                continue
             except (RuntimeError, KeyError, OSError, json.JSONDecodeError) as error:
                 errors[engine] = str(error).splitlines()[0][:300]
                 print(f"{engine}: {errors[engine]}", flush=True)
                 continue
             got["load_average_before"] = load_before
+            got["run"] = r
             runs[engine].append(got)
             print(f"run {r} {engine}: seconds per epoch {[round(s, 2) for s in got['seconds']]} test {got['test']}", flush=True)
 
@@ -281,12 +313,13 @@ def main() -> None:
         "load_average_at_start": load_at_start,
         "load_average_at_end": list(os.getloadavg()),
         "ple_train_args": args.ple_train_args,
+        "ple_train_binary": str(binary) if binary else None,
         "engines": {},
         "machine": machine.describe(),
     }
     for engine in engines:
         timings = [s for got in runs[engine] for s in got["seconds"]]
-        entry = {"runs": runs[engine]}
+        entry = {"runs": runs[engine], "stopped_at_seconds": stopped[engine]}
         if timings:
             entry["summary"] = summary(timings)
         if engine in errors:
