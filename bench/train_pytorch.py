@@ -103,6 +103,10 @@ def main() -> None:
             loss.backward()
             optimiser.step()
             total += loss.item()
+            # A run stopped at a time limit still tells how far it got (one line per 1,000 steps).
+            if (i // args.batch_size + 1) % 1000 == 0:
+                print(f"progress: epoch {epoch} step {i // args.batch_size + 1} of {-(-rows // args.batch_size)} "
+                      f"at {time.perf_counter() - start:.1f} s", flush=True)
         seconds = time.perf_counter() - start
         record = {"epoch": epoch, "seconds": seconds, "mean_loss": total / -(-rows // args.batch_size)}
         if not args.no_eval:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shlex
 import signal
 import statistics
@@ -86,6 +87,10 @@ def ple_train_epochs(binary: Path, template: str, data_dir: Path, prepared: Path
     args = template.format(data_dir=data_dir, prepared=prepared, out=out, epochs=epochs, seed=seed)
     env = dict(os.environ, RAYON_NUM_THREADS="1")
     run([str(binary), *shlex.split(args)], out.with_suffix(".log"), env, timeout)
+    return read_ple_train(out)
+
+
+def read_ple_train(out: Path) -> dict:
     report = json.loads((out / "report.json").read_text())
     return {
         "seconds": [float(e["seconds"]) for e in report["epochs"]],
@@ -101,6 +106,10 @@ def pytorch_epochs(python: str, prepared: Path, out: Path, epochs: int, seed: in
     cmd = [python, str(BENCH / "train_pytorch.py"), "--prepared", str(prepared), "--epochs", str(epochs),
            "--seed", str(seed), "--threads", str(threads), "--impl", impl, "--out", str(out)]
     run(cmd, out.with_suffix(".log"), timeout=timeout)
+    return read_pytorch(out)
+
+
+def read_pytorch(out: Path) -> dict:
     result = json.loads(out.read_text())
     return {
         "seconds": [e["seconds"] for e in result["epochs"]],
@@ -131,6 +140,10 @@ def paddlerec_epochs(prepared: Path, engine: str, out: Path, epochs: int, timeou
     on the last epoch, and the exact test AUC of those weights."""
     run(["bash", str(PADDLEREC_SCRIPT), "run", str(epochs), str(out)], out.with_suffix(".log"),
         paddlerec_env(prepared, engine), timeout)
+    return read_paddlerec(out)
+
+
+def read_paddlerec(out: Path) -> dict:
     result = json.loads((out / "result.json").read_text())
     last = result["epochs"][-1]
     return {
@@ -141,6 +154,50 @@ def paddlerec_epochs(prepared: Path, engine: str, out: Path, epochs: int, timeou
         "note": result.get("note"),
         "packages": result["machine"]["packages"],
     }
+
+
+PROGRESS = re.compile(r"progress: epoch (\d+) step (\d+) of (\d+) at ([0-9.]+) s")
+
+
+def last_progress(log: Path) -> dict | None:
+    """How far a stopped PyTorch run got: its last progress line (steps done, of, seconds)."""
+    try:
+        found = PROGRESS.findall(log.read_text(errors="replace"))
+    except OSError:
+        return None
+    if not found:
+        return None
+    epoch, step, steps, seconds = found[-1]
+    return {"epoch": int(epoch), "step": int(step), "steps": int(steps), "seconds": float(seconds)}
+
+
+def collect_work(work: Path, engines: list[str], runs: int, limits: dict[str, float]) -> tuple[dict, dict, dict]:
+    """Rebuilds the per-run results of an interrupted invocation from the files its runs left in
+    `work`: runs without output are skipped, a PyTorch log without its JSON counts as stopped at
+    the time limit (only pass --run-timeout if that is how it ended)."""
+    got: dict[str, list] = {e: [] for e in engines}
+    stopped: dict[str, list[float]] = {e: [] for e in engines}
+    progress: dict[str, list] = {e: [] for e in engines}
+    for r in range(1, runs + 1):
+        for engine in engines:
+            out = work / f"{engine}-run{r}"
+            try:
+                if engine == "ple-train":
+                    one = read_ple_train(out)
+                elif engine.startswith("paddlerec"):
+                    one = read_paddlerec(out)
+                elif out.with_suffix(".json").exists():
+                    one = read_pytorch(out.with_suffix(".json"))
+                else:
+                    if out.with_suffix(".log").exists() and engine in limits:
+                        stopped[engine].append(limits[engine])
+                        progress[engine].append(last_progress(out.with_suffix(".log")))
+                    continue
+            except (OSError, KeyError, json.JSONDecodeError):
+                continue
+            one["run"] = r
+            got[engine].append(one)
+    return got, stopped, progress
 
 
 def summary(values: list[float]) -> dict:
@@ -172,7 +229,8 @@ def markdown(result: dict) -> str:
     for name, engine in result["engines"].items():
         if "summary" not in engine:
             cut = engine.get("stopped_at_seconds") or []
-            why = f"every run stopped at the time limit ({len(cut)} x {max(cut):.0f} s)" if cut else engine.get("error", "")
+            why = (f"every run stopped at the time limit ({len(cut)} x {max(cut):.0f} s)" if cut
+                   else engine.get("error") or "no completed run")
             lines.append(f"| {name} | not run: {why} | | | | | | |")
             continue
         s = engine["summary"]
@@ -188,6 +246,13 @@ def markdown(result: dict) -> str:
     if any(e.get("stopped_at_seconds") for e in result["engines"].values()):
         lines += ["", "Runs stopped at the time limit took longer than that (wall time of the whole run, start-up included); min, median and max are "
                   "of the completed runs only, so they understate such an engine's time."]
+        for name, engine in result["engines"].items():
+            got = [g for g in engine.get("stopped_progress") or [] if g]
+            if got:
+                rates = [g["seconds"] * g["steps"] / g["step"] for g in got]
+                lines += ["", f"{name}, stopped runs: " + "; ".join(
+                    f"{g['step']:,} of {g['steps']:,} steps in {g['seconds']:.0f} s" for g in got)
+                    + f" (at that pace an epoch would take about {min(rates):.0f}-{max(rates):.0f} s; an estimate, not a timing)."]
     lines += ["", "Test AUC: exact, median over runs, after the last epoch (PyTorch, PaddleRec) / "
               "best-by-validation epoch (ple-train report)."]
     for name, paddle in result["engines"].items():
@@ -241,6 +306,8 @@ def main() -> None:
                              "S for every engine, or ENGINE=S,... (e.g. pytorch-default-threads=180)")
     parser.add_argument("--ple-train-args", default=DEFAULT_TRAIN_ARGS,
                         help="arguments of one ple-train training run ({data_dir} {prepared} {out} {epochs} {seed})")
+    parser.add_argument("--collect", action="store_true",
+                        help="run nothing: rebuild the results from the files an interrupted run left in --work")
     parser.add_argument("--ple-train-binary", type=Path,
                         help="an already built ple-train (default: build it in release from this tree)")
     parser.add_argument("--out", type=Path, default=BENCH / "results")
@@ -249,9 +316,12 @@ def main() -> None:
     load_at_start = list(os.getloadavg())
     engines = [e for e in args.engines.split(",") if e]
 
-    # also the preferred producer of the prepared data
-    binary = args.ple_train_binary if args.ple_train_binary else build_ple_train()
-    producer = prepare(binary, args.data_dir, args.prepared)
+    if args.collect:
+        binary, producer = args.ple_train_binary, "as prepared by the interrupted run"
+    else:
+        # also the preferred producer of the prepared data
+        binary = args.ple_train_binary if args.ple_train_binary else build_ple_train()
+        producer = prepare(binary, args.data_dir, args.prepared)
     print(f"data: {producer}", flush=True)
     rows = os.path.getsize(args.prepared / "train.income.u8")
     runs: dict[str, list] = {e: [] for e in engines}
@@ -263,14 +333,17 @@ def main() -> None:
         else:
             limits.update({e: float(item) for e in engines if e not in limits})
     stopped: dict[str, list[float]] = {e: [] for e in engines}
+    progress: dict[str, list] = {e: [] for e in engines}
     errors: dict[str, str] = {}
-    for engine in [e for e in engines if e.startswith("paddlerec")]:
+    for engine in [e for e in engines if e.startswith("paddlerec") and not args.collect]:
         try:
             paddlerec_setup(args.prepared, engine)
         except RuntimeError as error:
             errors[engine] = str(error).splitlines()[0][:300]
             print(f"{engine}: {errors[engine]}", flush=True)
-    for r in range(1, args.runs + 1):
+    if args.collect:
+        runs, stopped, progress = collect_work(args.work, engines, args.runs, limits)
+    for r in range(1, 0 if args.collect else args.runs + 1):
         for engine in engines:
             if engine in errors or r > runs_for.get(engine, args.runs):
                 continue
@@ -292,6 +365,7 @@ def main() -> None:
                                          impl, limits.get(engine))
             except RunTimedOut as error:
                 stopped[engine].append(limits[engine])
+                progress[engine].append(last_progress(out.with_suffix(".log")))
                 print(f"run {r} {engine}: {error}", flush=True)
                 continue
             except (RuntimeError, KeyError, OSError, json.JSONDecodeError) as error:
@@ -308,6 +382,7 @@ def main() -> None:
         "rows": rows,
         "epochs": args.epochs,
         "runs": args.runs,
+        "collected_from_interrupted_run": args.collect,
         "pytorch_impl": args.impl,
         "data_producer": producer,
         "load_average_at_start": load_at_start,
@@ -319,7 +394,7 @@ def main() -> None:
     }
     for engine in engines:
         timings = [s for got in runs[engine] for s in got["seconds"]]
-        entry = {"runs": runs[engine], "stopped_at_seconds": stopped[engine]}
+        entry = {"runs": runs[engine], "stopped_at_seconds": stopped[engine], "stopped_progress": progress[engine]}
         if timings:
             entry["summary"] = summary(timings)
         if engine in errors:
