@@ -101,6 +101,9 @@ pub mod model;
 pub mod packed;
 pub mod weight;
 
+/// The `half` crate, so that generated f16 models need no dependency besides this crate.
+pub use half;
+
 pub use error::PleError;
 pub use input::{Input, InputLayout, UNKNOWN_CATEGORY};
 pub use model::{check_model, ModelF16, ModelF32, PleModel};

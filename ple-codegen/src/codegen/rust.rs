@@ -102,7 +102,7 @@ impl ToTokens for WeightsStatic<'_> {
                 let items = values.iter().map(|v| hex(v.to_bits().into(), 4));
                 quote! {
                     /// The packed weights (`ple_core::packed`), as exact `f16` bit patterns.
-                    pub static WEIGHTS: [::half::f16; #len] = [#(::half::f16::from_bits(#items)),*];
+                    pub static WEIGHTS: [::ple_core::half::f16; #len] = [#(::ple_core::half::f16::from_bits(#items)),*];
                 }
             }
         });
@@ -383,8 +383,8 @@ mod tests {
             WeightsStatic(&f16s),
             quote! {
                 /// The packed weights (`ple_core::packed`), as exact `f16` bit patterns.
-                pub static WEIGHTS: [::half::f16; 2] =
-                    [::half::f16::from_bits(0x3c00), ::half::f16::from_bits(0x0001)];
+                pub static WEIGHTS: [::ple_core::half::f16; 2] =
+                    [::ple_core::half::f16::from_bits(0x3c00), ::ple_core::half::f16::from_bits(0x0001)];
             },
         );
     }
