@@ -294,6 +294,8 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/ple-bench-train"))
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--first-run", type=int, default=1,
+                        help="number of the first run (to continue an interrupted invocation in the same --work)")
     parser.add_argument("--runs-for", default="",
                         help="fewer runs for some engines, e.g. pytorch-default-threads=2 (the table shows n)")
     parser.add_argument("--impl", choices=("fused", "per_layer"), default="fused")
@@ -343,9 +345,9 @@ def main() -> None:
             print(f"{engine}: {errors[engine]}", flush=True)
     if args.collect:
         runs, stopped, progress = collect_work(args.work, engines, args.runs, limits)
-    for r in range(1, 0 if args.collect else args.runs + 1):
+    for r in range(args.first_run, args.first_run if args.collect else args.first_run + args.runs):
         for engine in engines:
-            if engine in errors or r > runs_for.get(engine, args.runs):
+            if engine in errors or r > runs_for.get(engine, args.first_run + args.runs - 1):
                 continue
             out = args.work / f"{engine}-run{r}"
             load_before = list(os.getloadavg())
