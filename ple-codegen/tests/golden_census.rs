@@ -3,9 +3,17 @@
 //! at f32, f16 and int8, predicts on the whole test split what the trainer predicts.
 //!
 //! The baked models run on raw numeric values and category indices (the normalisation folded
-//! in), the trainer on its own standardised input. Agreement: f32 within 1e-5 per
-//! probability; f16 within 0.02 and the AUC within 0.002; int8 within 0.05 and the AUC within
-//! 0.005.
+//! in), the trainer on its own standardised input. Folding costs precision: Census's `year`
+//! (94 or 95, mean 94.5, std 0.5) puts about `189 · W` into each folded first-layer bias, and
+//! every first-layer sum then cancels two terms some 190 times larger than its result (see
+//! `ple_codegen::fold`). Measured here: f32 at most 3.3e-6 from the trainer (1.1e-6 on a
+//! fully trained model), f16 3.8e-3 from f32 (5.5e-3 fully trained). The engine's own
+//! contracts (f32 within 1e-6 of the trainer relative to `max(p, 1 - p)`, f16 within 2e-3
+//! of f32) hold on unfolded weights with the inputs standardised on the device, and are
+//! asserted by ple-train's `parity_census` test.
+//!
+//! Asserted here: f32 within 5e-6 per probability and the AUC within 1e-4; f16 within 0.02
+//! and the AUC within 0.0005; int8 within 0.05 and the AUC within 0.001.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -215,7 +223,7 @@ fn baked_models_predict_the_test_split_like_the_trainer() {
     for (name, max_diff, max_auc_diff) in [
         // AUC tolerances of the inference engine's contract: f16 within 0.0005 and int8 within
         // 0.001 of the trainer.
-        ("f32", 1e-5, 1e-4),
+        ("f32", 5e-6, 1e-4),
         ("f16", 0.02, 0.0005),
         ("int8", 0.05, 0.001),
     ] {

@@ -98,6 +98,7 @@ pub mod input;
 pub mod int8;
 pub mod kernels;
 pub mod model;
+pub mod normalise;
 pub mod packed;
 pub mod weight;
 
