@@ -23,6 +23,8 @@
 
 pub mod scalar;
 
+#[cfg(all(target_arch = "arm", target_abi = "eabihf", feature = "arm-fpu"))]
+pub mod arm;
 #[cfg(target_arch = "aarch64")]
 pub mod aarch64;
 #[cfg(target_arch = "x86_64")]
@@ -75,6 +77,9 @@ pub enum Detected {
     /// NEON kernels.
     #[cfg(target_arch = "aarch64")]
     Neon(aarch64::Neon),
+    /// Arm FPU kernels (Cortex-M4F/M7, VFPv4).
+    #[cfg(all(target_arch = "arm", target_abi = "eabihf", feature = "arm-fpu"))]
+    ArmFpu(arm::ArmFpu),
 }
 
 impl Detected {
@@ -88,6 +93,10 @@ impl Detected {
         if let Some(k) = aarch64::Neon::new() {
             return Detected::Neon(k);
         }
+        #[cfg(all(target_arch = "arm", target_abi = "eabihf", feature = "arm-fpu"))]
+        if let Some(k) = arm::ArmFpu::new() {
+            return Detected::ArmFpu(k);
+        }
         Detected::Scalar(scalar::Scalar)
     }
 
@@ -99,6 +108,8 @@ impl Detected {
             Detected::Avx2(_) => "avx2",
             #[cfg(target_arch = "aarch64")]
             Detected::Neon(_) => "neon",
+            #[cfg(all(target_arch = "arm", target_abi = "eabihf", feature = "arm-fpu"))]
+            Detected::ArmFpu(_) => "arm-fpu",
         }
     }
 }
@@ -120,6 +131,8 @@ macro_rules! dispatch {
                     Detected::Avx2(k) => k.gemv_acc(x, w, out),
                     #[cfg(target_arch = "aarch64")]
                     Detected::Neon(k) => k.gemv_acc(x, w, out),
+                    #[cfg(all(target_arch = "arm", target_abi = "eabihf", feature = "arm-fpu"))]
+                    Detected::ArmFpu(k) => k.gemv_acc(x, w, out),
                 }
             }
 
@@ -131,6 +144,8 @@ macro_rules! dispatch {
                     Detected::Avx2(k) => k.add_row(row, out),
                     #[cfg(target_arch = "aarch64")]
                     Detected::Neon(k) => k.add_row(row, out),
+                    #[cfg(all(target_arch = "arm", target_abi = "eabihf", feature = "arm-fpu"))]
+                    Detected::ArmFpu(k) => k.add_row(row, out),
                 }
             }
 
@@ -147,6 +162,8 @@ macro_rules! dispatch {
                     Detected::Avx2(k) => k.add_rows(w, rows, out),
                     #[cfg(target_arch = "aarch64")]
                     Detected::Neon(k) => k.add_rows(w, rows, out),
+                    #[cfg(all(target_arch = "arm", target_abi = "eabihf", feature = "arm-fpu"))]
+                    Detected::ArmFpu(k) => k.add_rows(w, rows, out),
                 }
             }
         }

@@ -188,6 +188,9 @@ twin_tests!(avx2, super::super::x86_64::Avx2::new());
 #[cfg(target_arch = "aarch64")]
 twin_tests!(neon, super::super::aarch64::Neon::new());
 
+#[cfg(all(target_arch = "arm", target_abi = "eabihf", feature = "arm-fpu"))]
+twin_tests!(arm_fpu, super::super::arm::ArmFpu::new());
+
 #[test]
 fn simd_backends_exist_where_the_cpu_has_them() {
     #[cfg(target_arch = "x86_64")]
