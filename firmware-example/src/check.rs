@@ -86,9 +86,10 @@ mod float {
     use super::*;
 
     /// Largest difference from the host's probability that still counts as a match. The
-    /// host runs the same portable kernels, so the results normally agree to the bit; the
-    /// tolerance only absorbs a different but correct rounding of `exp` or a fused
-    /// multiply-add.
+    /// host runs the portable kernels and an Arm FPU core ple-core's FPU kernels, which add
+    /// in the same order without fusing multiply-adds, so the results normally agree to the
+    /// bit; the tolerance only absorbs a different but correct rounding of `exp` or a fused
+    /// multiply-add on other cores.
     const TOLERANCE: f32 = 1e-5;
 
     /// Bytes of the scratch memory one prediction uses, reserved statically.
