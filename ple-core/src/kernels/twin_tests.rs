@@ -206,4 +206,9 @@ fn simd_backends_exist_where_the_cpu_has_them() {
         assert!(super::aarch64::Neon::new().is_some());
         assert_eq!(super::Detected::new().name(), "neon");
     }
+    #[cfg(all(target_arch = "arm", target_abi = "eabihf", feature = "arm-fpu"))]
+    {
+        assert!(super::arm::ArmFpu::new().is_some());
+        assert_eq!(super::Detected::new().name(), "arm-fpu");
+    }
 }
