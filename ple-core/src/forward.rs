@@ -16,19 +16,17 @@ use crate::error::PleError;
 use crate::input::{Input, UNKNOWN_CATEGORY};
 use crate::kernels::Kernels;
 use crate::model::PleModel;
-use crate::packed::{
-    gates_len, level0_width, max_hidden, scratch_len, scratch_regions, task_group_width,
-};
+use crate::packed::{gates_len, level0_width, scratch_regions, task_group_width};
 use crate::shape::PleShape;
 use crate::weight::Weight;
 
 /// Reads the packed weights in order.
-struct Cursor<'a, W> {
-    rest: &'a [W],
+pub(crate) struct Cursor<'a, W> {
+    pub(crate) rest: &'a [W],
 }
 
 impl<'a, W> Cursor<'a, W> {
-    fn take(&mut self, n: usize) -> Result<&'a [W], PleError> {
+    pub(crate) fn take(&mut self, n: usize) -> Result<&'a [W], PleError> {
         let (head, tail) = self
             .rest
             .split_at_checked(n)
@@ -36,26 +34,36 @@ impl<'a, W> Cursor<'a, W> {
         self.rest = tail;
         Ok(head)
     }
+
+    /// The weight (`[inputs, outputs]`) and bias of the next layer.
+    pub(crate) fn layer(
+        &mut self,
+        inputs: usize,
+        outputs: usize,
+    ) -> Result<(&'a [W], &'a [W]), PleError> {
+        let w = self.take(inputs.checked_mul(outputs).ok_or(PleError::WeightsLength)?)?;
+        Ok((w, self.take(outputs)?))
+    }
 }
 
-fn sub(s: &[f32], start: usize, len: usize) -> Result<&[f32], PleError> {
+pub(crate) fn sub(s: &[f32], start: usize, len: usize) -> Result<&[f32], PleError> {
     s.get(start..start.saturating_add(len))
         .ok_or(PleError::ScratchLength)
 }
 
-fn sub_mut(s: &mut [f32], start: usize, len: usize) -> Result<&mut [f32], PleError> {
+pub(crate) fn sub_mut(s: &mut [f32], start: usize, len: usize) -> Result<&mut [f32], PleError> {
     s.get_mut(start..start.saturating_add(len))
         .ok_or(PleError::ScratchLength)
 }
 
 /// `split_at_mut` that reports a short slice instead of panicking.
-fn split(s: &mut [f32], at: u64) -> Result<(&mut [f32], &mut [f32]), PleError> {
+pub(crate) fn split(s: &mut [f32], at: u64) -> Result<(&mut [f32], &mut [f32]), PleError> {
     let at = usize::try_from(at).map_err(|_| PleError::ScratchLength)?;
     s.split_at_mut_checked(at).ok_or(PleError::ScratchLength)
 }
 
 /// `copy_from_slice` without its length assertion (the lengths are equal by construction).
-fn copy(from: &[f32], to: &mut [f32]) {
+pub(crate) fn copy(from: &[f32], to: &mut [f32]) {
     for (t, &f) in to.iter_mut().zip(from) {
         *t = f;
     }
@@ -63,13 +71,30 @@ fn copy(from: &[f32], to: &mut [f32]) {
 
 /// ReLU with a comparison rather than `f32::max`, which is a library call on cores
 /// without a floating-point max instruction (Cortex-M4F). NaN becomes 0, as with `max`.
-fn relu(values: &mut [f32]) {
+pub(crate) fn relu(values: &mut [f32]) {
     for v in values {
         *v = if *v > 0.0 { *v } else { 0.0 };
     }
 }
 
-fn softmax(values: &mut [f32]) {
+/// `to = relu(from)`, element by element.
+fn relu_copy(from: &[f32], to: &mut [f32]) {
+    for (t, &f) in to.iter_mut().zip(from) {
+        *t = if f > 0.0 { f } else { 0.0 };
+    }
+}
+
+/// `out += Σ_g weights[g] · experts[g]`, each expert `out.len()` wide, in gate order.
+fn mix(out: &mut [f32], weights: &[f32], experts: &[f32]) {
+    let width = out.len().max(1);
+    for (&weight, expert) in weights.iter().zip(experts.chunks_exact(width)) {
+        for (o, &e) in out.iter_mut().zip(expert) {
+            *o += weight * e;
+        }
+    }
+}
+
+pub(crate) fn softmax(values: &mut [f32]) {
     let max = values
         .iter()
         .fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m });
@@ -83,7 +108,7 @@ fn softmax(values: &mut [f32]) {
     }
 }
 
-fn sigmoid(x: f32) -> f32 {
+pub(crate) fn sigmoid(x: f32) -> f32 {
     // Two forms so that exp never overflows.
     if x >= 0.0 {
         1.0 / (1.0 + libm::expf(-x))
@@ -100,17 +125,8 @@ fn dense<W: Weight, K: Kernels<W>>(
     input: &[f32],
     out: &mut [f32],
 ) -> Result<(), PleError> {
-    let w = cursor.take(
-        input
-            .len()
-            .checked_mul(out.len())
-            .ok_or(PleError::WeightsLength)?,
-    )?;
-    let bias = cursor.take(out.len())?;
-    // The kernel widens the bias (F16C / NEON for f16; 0 + b is exactly b).
-    out.fill(0.0);
-    kernels.add_row(bias, out);
-    kernels.gemv_acc(input, w, out);
+    let (w, bias) = cursor.layer(input.len(), out.len())?;
+    kernels.layer(input, w, bias, out);
     Ok(())
 }
 
@@ -169,7 +185,10 @@ fn stack<W: Weight, K: Kernels<W>>(
 }
 
 /// Checks the input against the model's layout before any arithmetic.
-fn check_input<W: Weight>(model: &PleModel<'_, W>, input: &Input<'_>) -> Result<(), PleError> {
+pub(crate) fn check_input<W: Weight>(
+    model: &PleModel<'_, W>,
+    input: &Input<'_>,
+) -> Result<(), PleError> {
     let finite = |values: &[f32]| match values.iter().position(|v| !v.is_finite()) {
         Some(index) => Err(PleError::NonFiniteInput {
             index: index as u32,
@@ -204,67 +223,84 @@ fn check_input<W: Weight>(model: &PleModel<'_, W>, input: &Input<'_>) -> Result<
     }
 }
 
-/// Category rows handed to the kernel at a time (a fixed 32-entry stack array, whatever
-/// the model).
-const ROW_CHUNK: usize = 32;
+/// Category rows handed to the fused first-layer kernel at once (a fixed stack array,
+/// whatever the model); a model with more categorical fields adds the rest afterwards, in
+/// order, with the same rounding.
+const ROW_CHUNK: usize = 64;
 
 /// Level 0's one group: `out = bias + input · W` over the whole model input, as a dense
 /// product or as the numeric product plus one weight row per known category.
-fn level0_group<W: Weight, K: Kernels<W>>(
+pub(crate) fn level0_group<W: Weight, K: Kernels<W>>(
     kernels: &K,
     model: &PleModel<'_, W>,
     cursor: &mut Cursor<'_, W>,
     input: &Input<'_>,
     out: &mut [f32],
 ) -> Result<(), PleError> {
-    let width = out.len();
-    let rows = model.shape().input_dim as usize;
-    let w = cursor.take(rows.checked_mul(width).ok_or(PleError::WeightsLength)?)?;
-    let bias = cursor.take(width)?;
-    // The kernel widens the bias (F16C / NEON for f16; 0 + b is exactly b).
-    out.fill(0.0);
-    kernels.add_row(bias, out);
+    let (w, bias) = cursor.layer(model.shape().input_dim as usize, out.len())?;
+    level0_group_with(kernels, model.layout().vocab_sizes, w, bias, input, out);
+    Ok(())
+}
+
+/// [`level0_group`] on weights already taken from the cursor.
+pub(crate) fn level0_group_with<W: Weight, K: Kernels<W>>(
+    kernels: &K,
+    vocab_sizes: &[u16],
+    w: &[W],
+    bias: &[W],
+    input: &Input<'_>,
+    out: &mut [f32],
+) {
     match *input {
-        Input::Dense(x) => kernels.gemv_acc(x, w, out),
+        Input::Dense(x) => kernels.layer(x, w, bias, out),
         Input::Sparse {
             numeric,
             categories,
         } => {
-            let layout = model.layout();
-            let numeric_rows = w
-                .get(..numeric.len() * width)
-                .ok_or(PleError::WeightsLength)?;
-            kernels.gemv_acc(numeric, numeric_rows, out);
             // The dense row of each known category: its field's block start plus its index
-            // (categories were checked against their vocabularies before). The indices are
-            // gathered in fixed chunks so that the kernel's column tiles re-read a short
-            // array rather than re-run this iterator.
-            let mut rows = categories
-                .iter()
-                .zip(layout.vocab_sizes)
-                .scan(numeric.len(), |block, (&c, &vocab)| {
-                    let start = *block;
-                    *block += vocab as usize;
-                    Some((start, c))
-                })
-                .filter(|&(_, c)| c != UNKNOWN_CATEGORY)
-                .map(|(start, c)| start + c as usize);
-            let mut chunk = [0usize; ROW_CHUNK];
-            loop {
-                let mut filled = 0;
-                for (slot, row) in chunk.iter_mut().zip(&mut rows) {
-                    *slot = row;
-                    filled += 1;
+            // (categories were checked against their vocabularies before).
+            let mut chunk = [0u32; ROW_CHUNK];
+            let mut filled = 0;
+            let mut block = numeric.len() as u32;
+            let mut first = true;
+            for (&c, &vocab) in categories.iter().zip(vocab_sizes) {
+                if c != UNKNOWN_CATEGORY {
+                    if let Some(slot) = chunk.get_mut(filled) {
+                        *slot = block + u32::from(c);
+                        filled += 1;
+                    }
+                    if filled == ROW_CHUNK {
+                        flush(kernels, w, bias, numeric, &chunk, &mut first, out);
+                        filled = 0;
+                    }
                 }
-                let rows_now = chunk.get(..filled).unwrap_or(&[]);
-                kernels.add_rows(w, rows_now.iter().copied(), out);
-                if filled < ROW_CHUNK {
-                    break;
-                }
+                block += u32::from(vocab);
+            }
+            let rest = chunk.get(..filled).unwrap_or(&[]);
+            if first || !rest.is_empty() {
+                flush(kernels, w, bias, numeric, rest, &mut first, out);
             }
         }
     }
-    Ok(())
+}
+
+/// The first chunk of one-hot rows goes through the fused kernel with the bias and the
+/// numeric rows; later chunks are added to it.
+fn flush<W: Weight, K: Kernels<W>>(
+    kernels: &K,
+    w: &[W],
+    bias: &[W],
+    numeric: &[f32],
+    rows: &[u32],
+    first: &mut bool,
+    out: &mut [f32],
+) {
+    if *first {
+        kernels.sparse_layer(numeric, w, bias, rows, out);
+        *first = false;
+    } else {
+        kernels.add_rows(w, rows.iter().map(|&r| r as usize), out);
+    }
 }
 
 /// Offsets, inside the group region, of a level's first expert layers and gate logits.
@@ -328,7 +364,7 @@ pub(crate) fn run<W: Weight, K: Kernels<W>>(
     input: Input<'_>,
     scratch: &mut [f32],
     probabilities: &mut [f32],
-    mut gates: Option<&mut [f32]>,
+    gates: Option<&mut [f32]>,
 ) -> Result<(), PleError> {
     let s = *model.shape();
     if probabilities.len() != s.tasks as usize {
@@ -337,113 +373,29 @@ pub(crate) fn run<W: Weight, K: Kernels<W>>(
     if gates.as_ref().is_some_and(|g| g.len() != gates_len(&s)) {
         return Err(PleError::GatesLength);
     }
-    if scratch.len() < scratch_len(&s) {
-        return Err(PleError::ScratchLength);
-    }
+    // The model was validated when it was made: its scratch length is the sum of the regions.
+    let regions = scratch_regions(&s);
+    let [group_len, experts_len, hidden_len, levels_len] = regions;
+    let row_len = to_index(group_len + experts_len + hidden_len + levels_len)?;
+    let scratch = scratch.get_mut(..row_len).ok_or(PleError::ScratchLength)?;
     check_input(model, &input)?;
 
-    let [group_len, experts_len, hidden_len, levels_len] = scratch_regions(&s);
-    let (group, rest) = split(scratch, group_len)?;
-    let (experts, rest) = split(rest, experts_len)?;
-    let (hidden, rest) = split(rest, hidden_len)?;
-    let (hidden_a, hidden_b) = split(hidden, max_hidden(&s))?;
-    let (levels, _) = split(rest, levels_len)?;
-    let (mut previous, mut current) = split(levels, levels_len / 2)?;
-
-    let tasks = s.tasks as usize;
-    let width = s.expert_width() as usize;
-    let ept = s.experts_per_task as usize;
-    let total = s.total_experts() as usize;
-    let gate_width = s.task_gate_width() as usize;
-    let deeper_hidden = s
-        .expert_units
-        .get(1..s.expert_units.len().saturating_sub(1))
-        .unwrap_or(&[]);
     let mut cursor = Cursor {
         rest: model.weights(),
     };
-    let mut gates_at = 0;
+    let outputs = levels(kernels, model, regions, &mut cursor, &input, scratch, gates)?;
+    let hidden_at = to_index(group_len + experts_len)?;
+    let (front, back) = scratch
+        .split_at_mut_checked(outputs)
+        .ok_or(PleError::ScratchLength)?;
+    let hidden = front.get_mut(hidden_at..).ok_or(PleError::ScratchLength)?;
+    let (hidden_a, hidden_b) = split(hidden, hidden_len / 2)?;
+    let width = s.expert_width() as usize;
 
-    for level in 0..s.levels {
-        let at = GroupOffsets::new(&s, level);
-        // Groups: first expert layers and gate logits of the whole level.
-        if level == 0 {
-            let out = sub_mut(group, 0, level0_width(&s) as usize)?;
-            level0_group(kernels, model, &mut cursor, &input, out)?;
-        } else {
-            for t in 0..tasks {
-                let out = sub_mut(group, t * at.task_group, at.task_group)?;
-                dense(kernels, &mut cursor, sub(previous, t * width, width)?, out)?;
-            }
-            let shared_width = at.shared * at.u0 + if s.has_shared_gate(level) { total } else { 0 };
-            if shared_width > 0 {
-                let out = sub_mut(group, tasks * at.task_group, shared_width)?;
-                dense(
-                    kernels,
-                    &mut cursor,
-                    sub(previous, tasks * width, width)?,
-                    out,
-                )?;
-            }
-        }
-        // Experts: ReLU of the first layer, then the deeper layers.
-        for x in 0..total {
-            let first = sub_mut(group, at.expert(x), at.u0)?;
-            relu(first);
-            let slot = sub_mut(experts, x * width, width)?;
-            if s.expert_units.len() == 1 {
-                copy(first, slot);
-            } else {
-                let first = sub(group, at.expert(x), at.u0)?;
-                stack(
-                    kernels,
-                    &mut cursor,
-                    first,
-                    deeper_hidden,
-                    hidden_a,
-                    hidden_b,
-                    slot,
-                    true,
-                )?;
-            }
-        }
-        // Gates: softmax, report, mix.
-        for t in 0..tasks {
-            let weights = sub_mut(group, at.task_gate(t), gate_width)?;
-            softmax(weights);
-            let out = sub_mut(current, t * width, width)?;
-            out.fill(0.0);
-            for (g, &weight) in weights.iter().enumerate() {
-                let x = if g < ept {
-                    t * ept + g
-                } else {
-                    tasks * ept + (g - ept)
-                };
-                for (o, &e) in out.iter_mut().zip(sub(experts, x * width, width)?) {
-                    *o += weight * e;
-                }
-            }
-            report(&mut gates, &mut gates_at, weights)?;
-        }
-        if s.has_shared_gate(level) {
-            let weights = sub_mut(group, at.shared_gate(), total)?;
-            softmax(weights);
-            let out = sub_mut(current, tasks * width, width)?;
-            out.fill(0.0);
-            for (x, &weight) in weights.iter().enumerate() {
-                for (o, &e) in out.iter_mut().zip(sub(experts, x * width, width)?) {
-                    *o += weight * e;
-                }
-            }
-            report(&mut gates, &mut gates_at, weights)?;
-        }
-        core::mem::swap(&mut previous, &mut current);
-    }
-
-    // Towers read the last level's task outputs, now in `previous`.
+    // Towers read the last level's task outputs.
     for (t, p) in probabilities.iter_mut().enumerate() {
         let mut logit = [0.0f32];
-        let input = sub(previous, t * width, width)?;
+        let input = sub(back, t * width, width)?;
         stack(
             kernels,
             &mut cursor,
@@ -458,6 +410,113 @@ pub(crate) fn run<W: Weight, K: Kernels<W>>(
         *p = sigmoid(logit);
     }
     Ok(())
+}
+
+fn to_index(n: u64) -> Result<usize, PleError> {
+    usize::try_from(n).map_err(|_| PleError::ScratchLength)
+}
+
+/// Every level of one row, from its checked input to the last level's outputs (task 0's,
+/// task 1's, ..., `expert_width` each), which it leaves in `scratch` at the offset it
+/// returns, past the hidden buffers. `cursor` ends at the towers' weights. `regions` are
+/// [`scratch_regions`] of the model's shape.
+pub(crate) fn levels<W: Weight, K: Kernels<W>>(
+    kernels: &K,
+    model: &PleModel<'_, W>,
+    regions: [u64; 4],
+    cursor: &mut Cursor<'_, W>,
+    input: &Input<'_>,
+    scratch: &mut [f32],
+    mut gates: Option<&mut [f32]>,
+) -> Result<usize, PleError> {
+    let s = *model.shape();
+    let [group_len, experts_len, hidden_len, levels_len] = regions;
+    let (group, rest) = split(scratch, group_len)?;
+    let (experts, rest) = split(rest, experts_len)?;
+    let (hidden, rest) = split(rest, hidden_len)?;
+    let (hidden_a, hidden_b) = split(hidden, hidden_len / 2)?;
+    let (levels, _) = split(rest, levels_len)?;
+    let (mut previous, mut current) = split(levels, levels_len / 2)?;
+
+    let tasks = s.tasks as usize;
+    let width = s.expert_width() as usize;
+    let ept = s.experts_per_task as usize;
+    let total = s.total_experts() as usize;
+    let gate_width = s.task_gate_width() as usize;
+    let deeper_hidden = s
+        .expert_units
+        .get(1..s.expert_units.len().saturating_sub(1))
+        .unwrap_or(&[]);
+    let mut gates_at = 0;
+
+    for level in 0..s.levels {
+        let at = GroupOffsets::new(&s, level);
+        // Groups: first expert layers and gate logits of the whole level.
+        if level == 0 {
+            let out = sub_mut(group, 0, level0_width(&s) as usize)?;
+            level0_group(kernels, model, cursor, input, out)?;
+        } else {
+            for t in 0..tasks {
+                let out = sub_mut(group, t * at.task_group, at.task_group)?;
+                dense(kernels, cursor, sub(previous, t * width, width)?, out)?;
+            }
+            let shared_width = at.shared * at.u0 + if s.has_shared_gate(level) { total } else { 0 };
+            if shared_width > 0 {
+                let out = sub_mut(group, tasks * at.task_group, shared_width)?;
+                dense(kernels, cursor, sub(previous, tasks * width, width)?, out)?;
+            }
+        }
+        // Experts: ReLU of the first layer, then the deeper layers.
+        for x in 0..total {
+            let slot = sub_mut(experts, x * width, width)?;
+            if s.expert_units.len() == 1 {
+                relu_copy(sub(group, at.expert(x), at.u0)?, slot);
+            } else {
+                relu(sub_mut(group, at.expert(x), at.u0)?);
+                let first = sub(group, at.expert(x), at.u0)?;
+                stack(
+                    kernels,
+                    cursor,
+                    first,
+                    deeper_hidden,
+                    hidden_a,
+                    hidden_b,
+                    slot,
+                    true,
+                )?;
+            }
+        }
+        // Gates: softmax, report, mix. A task's gate weighs its own experts, then the shared
+        // ones: two runs of contiguous expert outputs.
+        let shared_experts = sub(experts, tasks * ept * width, at.shared * width)?;
+        for t in 0..tasks {
+            let weights = sub_mut(group, at.task_gate(t), gate_width)?;
+            softmax(weights);
+            let out = sub_mut(current, t * width, width)?;
+            out.fill(0.0);
+            let (own, shared) = weights.split_at(ept.min(weights.len()));
+            mix(out, own, sub(experts, t * ept * width, ept * width)?);
+            mix(out, shared, shared_experts);
+            report(&mut gates, &mut gates_at, weights)?;
+        }
+        if s.has_shared_gate(level) {
+            let weights = sub_mut(group, at.shared_gate(), total)?;
+            softmax(weights);
+            let out = sub_mut(current, tasks * width, width)?;
+            out.fill(0.0);
+            mix(out, weights, sub(experts, 0, total * width)?);
+            report(&mut gates, &mut gates_at, weights)?;
+        }
+        core::mem::swap(&mut previous, &mut current);
+    }
+    // `previous` is the first half of the level region after an even number of levels.
+    let region = to_index(group_len + experts_len + hidden_len)?;
+    Ok(region
+        + if s.levels % 2 == 0 {
+            0
+        } else {
+            to_index(levels_len / 2)?
+        })
 }
 
 fn report(gates: &mut Option<&mut [f32]>, at: &mut usize, weights: &[f32]) -> Result<(), PleError> {

@@ -91,6 +91,7 @@ extern crate std;
 
 pub mod shape;
 
+pub mod batch;
 pub mod capi;
 pub mod error;
 mod forward;
@@ -105,6 +106,7 @@ pub mod weight;
 /// The `half` crate, so that generated f16 models need no dependency besides this crate.
 pub use half;
 
+pub use batch::{batch_scratch_len, BatchError, BatchInput, BATCH_TILE};
 pub use error::PleError;
 pub use input::{Input, InputLayout, UNKNOWN_CATEGORY};
 pub use model::{check_model, ModelF16, ModelF32, PleModel};

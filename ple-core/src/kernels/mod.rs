@@ -23,10 +23,10 @@
 
 pub mod scalar;
 
-#[cfg(all(target_arch = "arm", target_abi = "eabihf", feature = "arm-fpu"))]
-pub mod arm;
 #[cfg(target_arch = "aarch64")]
 pub mod aarch64;
+#[cfg(all(target_arch = "arm", target_abi = "eabihf", feature = "arm-fpu"))]
+pub mod arm;
 #[cfg(target_arch = "x86_64")]
 pub mod x86_64;
 
@@ -60,6 +60,38 @@ pub trait Kernels<W: Weight> {
             }
         }
     }
+
+    /// A whole layer, `out = bias + x · W`: exactly `out.fill(0)`, [`add_row`](Self::add_row)
+    /// of the bias, then [`gemv_acc`](Self::gemv_acc), value for value and bit for bit.
+    /// SIMD kernels fuse the three and keep the accumulators in registers.
+    fn layer(&self, x: &[f32], w: &[W], bias: &[W], out: &mut [f32]) {
+        scalar::composed_layer(self, x, w, bias, out);
+    }
+
+    /// The sparse first layer, `out = bias + x · W[..x.len()] + Σ_r W[r]` over `rows` in
+    /// order: exactly [`layer`](Self::layer) then [`add_rows`](Self::add_rows), bit for bit.
+    fn sparse_layer(&self, x: &[f32], w: &[W], bias: &[W], rows: &[u32], out: &mut [f32]) {
+        scalar::composed_sparse_layer(self, x, w, bias, rows, out);
+    }
+
+    /// [`layer`](Self::layer) for several rows at once (a small matrix product): row `r`
+    /// reads `x[r * tile.x_stride..][..k]` with `k = w.len() / bias.len()` and writes
+    /// `out[r * tile.out_stride..][..bias.len()]`, bit for bit what `layer` gives for that
+    /// row alone. Rows whose slices do not fit are skipped.
+    fn layer_rows(&self, x: &[f32], w: &[W], bias: &[W], out: &mut [f32], tile: RowTile) {
+        scalar::composed_layer_rows(self, x, w, bias, out, tile);
+    }
+}
+
+/// Where the rows of a [`Kernels::layer_rows`] product live in their slices.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RowTile {
+    /// Number of rows.
+    pub rows: usize,
+    /// Distance between two rows' inputs.
+    pub x_stride: usize,
+    /// Distance between two rows' outputs.
+    pub out_stride: usize,
 }
 
 /// The best kernels this CPU offers, chosen once by [`Detected::new`].
@@ -100,7 +132,7 @@ impl Detected {
         Detected::Scalar(scalar::Scalar)
     }
 
-    /// A short name of the chosen kernels: `"scalar"`, `"avx2"` or `"neon"`.
+    /// A short name of the chosen kernels: `"scalar"`, `"avx2"`, `"neon"` or `"arm-fpu"`.
     pub fn name(&self) -> &'static str {
         match self {
             Detected::Scalar(_) => "scalar",
@@ -121,6 +153,17 @@ impl Default for Detected {
 }
 
 macro_rules! dispatch {
+    ($self:ident, $k:ident => $call:expr) => {
+        match $self {
+            Detected::Scalar($k) => $call,
+            #[cfg(target_arch = "x86_64")]
+            Detected::Avx2($k) => $call,
+            #[cfg(target_arch = "aarch64")]
+            Detected::Neon($k) => $call,
+            #[cfg(all(target_arch = "arm", target_abi = "eabihf", feature = "arm-fpu"))]
+            Detected::ArmFpu($k) => $call,
+        }
+    };
     ($w:ty) => {
         impl Kernels<$w> for Detected {
             #[inline]
@@ -165,6 +208,35 @@ macro_rules! dispatch {
                     #[cfg(all(target_arch = "arm", target_abi = "eabihf", feature = "arm-fpu"))]
                     Detected::ArmFpu(k) => k.add_rows(w, rows, out),
                 }
+            }
+
+            #[inline]
+            fn layer(&self, x: &[f32], w: &[$w], bias: &[$w], out: &mut [f32]) {
+                dispatch!(self, k => k.layer(x, w, bias, out))
+            }
+
+            #[inline]
+            fn sparse_layer(
+                &self,
+                x: &[f32],
+                w: &[$w],
+                bias: &[$w],
+                rows: &[u32],
+                out: &mut [f32],
+            ) {
+                dispatch!(self, k => k.sparse_layer(x, w, bias, rows, out))
+            }
+
+            #[inline]
+            fn layer_rows(
+                &self,
+                x: &[f32],
+                w: &[$w],
+                bias: &[$w],
+                out: &mut [f32],
+                tile: RowTile,
+            ) {
+                dispatch!(self, k => k.layer_rows(x, w, bias, out, tile))
             }
         }
     };

@@ -5,7 +5,7 @@
 //! without FMA does anyway; SIMD kernels with FMA round once per multiply-add and so differ
 //! in the last bits.
 
-use super::Kernels;
+use super::{Kernels, RowTile};
 use crate::weight::Weight;
 
 /// The portable kernels.
@@ -33,6 +33,57 @@ impl<W: Weight> Kernels<W> for Scalar {
     fn add_row(&self, row: &[W], out: &mut [f32]) {
         for (o, &wv) in out.iter_mut().zip(row) {
             *o += wv.to_f32();
+        }
+    }
+}
+
+/// [`Kernels::layer`] built from the primitive kernels: the sequence every fused kernel
+/// must reproduce bit for bit.
+pub(crate) fn composed_layer<W: Weight, K: Kernels<W> + ?Sized>(
+    kernels: &K,
+    x: &[f32],
+    w: &[W],
+    bias: &[W],
+    out: &mut [f32],
+) {
+    // 0 + b is b (and turns a -0 bias into +0, which the fused kernels reproduce).
+    out.fill(0.0);
+    kernels.add_row(bias, out);
+    kernels.gemv_acc(x, w, out);
+}
+
+/// [`Kernels::sparse_layer`] built from the primitive kernels.
+pub(crate) fn composed_sparse_layer<W: Weight, K: Kernels<W> + ?Sized>(
+    kernels: &K,
+    x: &[f32],
+    w: &[W],
+    bias: &[W],
+    rows: &[u32],
+    out: &mut [f32],
+) {
+    kernels.layer(x, w, bias, out);
+    kernels.add_rows(w, rows.iter().map(|&r| r as usize), out);
+}
+
+/// [`Kernels::layer_rows`] as one [`Kernels::layer`] per row.
+pub(crate) fn composed_layer_rows<W: Weight, K: Kernels<W> + ?Sized>(
+    kernels: &K,
+    x: &[f32],
+    w: &[W],
+    bias: &[W],
+    out: &mut [f32],
+    tile: RowTile,
+) {
+    let n = bias.len();
+    let k = w.len().checked_div(n).unwrap_or(0);
+    for r in 0..tile.rows {
+        let x_row = r
+            .checked_mul(tile.x_stride)
+            .and_then(|start| x.get(start..start.checked_add(k)?));
+        let out_start = r.saturating_mul(tile.out_stride);
+        let out_row = out.get_mut(out_start..out_start.saturating_add(n));
+        if let (Some(x_row), Some(out_row)) = (x_row, out_row) {
+            kernels.layer(x_row, w, bias, out_row);
         }
     }
 }

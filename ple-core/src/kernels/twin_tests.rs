@@ -5,6 +5,9 @@
 //! addition exactly, and both on mismatched slice lengths, where they must neither panic nor
 //! touch anything the scalar twin does not.
 
+// Tests index freely: a panic is a failure report.
+#![allow(clippy::indexing_slicing)]
+
 extern crate std;
 
 use std::vec::Vec;
@@ -13,7 +16,7 @@ use half::f16;
 use proptest::prelude::*;
 
 use super::scalar::Scalar;
-use super::Kernels;
+use super::{Kernels, RowTile};
 use crate::weight::Weight;
 
 /// A dense-layer case: `x`, a weight matrix (possibly shorter or longer than `x.len() * n`)
@@ -110,6 +113,90 @@ fn check_add_row<W: Weight, K: Kernels<W>>(
     Ok(())
 }
 
+/// A whole-layer case: inputs, a `[k, n]` matrix with its bias, one-hot row indices inside
+/// the matrix, and a few rows of inputs for the tiled product.
+#[allow(clippy::type_complexity)]
+fn layer_case() -> impl Strategy<Value = (Vec<f32>, Vec<f32>, Vec<f32>, Vec<u32>, Vec<f32>, usize)>
+{
+    (0usize..20, 1usize..150, 0usize..12, 0usize..11).prop_flat_map(|(k, n, extra, rows)| {
+        let height = k + extra;
+        (
+            prop::collection::vec(-2.0f32..2.0, k),
+            prop::collection::vec(-1.0f32..1.0, height * n),
+            prop::collection::vec(-1.0f32..1.0, n),
+            prop::collection::vec(
+                0u32..height.max(1) as u32,
+                if height == 0 { 0..1 } else { 0..40 },
+            ),
+            prop::collection::vec(-2.0f32..2.0, rows * (k + 3)),
+            Just(rows),
+        )
+    })
+}
+
+fn bits(v: &[f32]) -> Vec<u32> {
+    v.iter().map(|f| f.to_bits()).collect()
+}
+
+/// The fused layer kernels give exactly what the backend's own primitive kernels give in
+/// sequence (the property that makes a batch equal to single rows), and stay within FMA
+/// rounding of the scalar twin.
+fn check_layers<W: Weight, K: Kernels<W>>(
+    kernels: &K,
+    x: &[f32],
+    w: &[W],
+    bias: &[W],
+    rows: &[u32],
+    tile_x: &[f32],
+    tile_rows: usize,
+) -> Result<(), TestCaseError> {
+    let n = bias.len();
+    let k = x.len();
+    let matrix = &w[..k * n];
+    let garbage = f32::from_bits(0x7fc0_1234);
+
+    let mut composed = std::vec![garbage; n];
+    super::scalar::composed_layer(kernels, x, matrix, bias, &mut composed);
+    let mut fused = std::vec![garbage; n];
+    kernels.layer(x, matrix, bias, &mut fused);
+    prop_assert_eq!(bits(&fused), bits(&composed));
+
+    let mut scalar = std::vec![garbage; n];
+    Scalar.layer(x, matrix, bias, &mut scalar);
+    let zeros = std::vec![0.0f32; n];
+    for ((a, e), t) in fused.iter().zip(&scalar).zip(tolerance(x, matrix, &zeros)) {
+        let t = t + 1e-6 * e.abs();
+        prop_assert!((a - e).abs() <= t, "simd {a} vs scalar {e} (tolerance {t})");
+    }
+
+    let mut composed = std::vec![garbage; n];
+    super::scalar::composed_sparse_layer(kernels, x, w, bias, rows, &mut composed);
+    let mut fused = std::vec![garbage; n];
+    kernels.sparse_layer(x, w, bias, rows, &mut fused);
+    prop_assert_eq!(bits(&fused), bits(&composed));
+
+    // Rows of k inputs at a stride of k + 3; outputs at a stride of n + 2.
+    let tile = RowTile {
+        rows: tile_rows,
+        x_stride: k + 3,
+        out_stride: n + 2,
+    };
+    let mut expected = std::vec![garbage; tile_rows * (n + 2)];
+    let mut actual = expected.clone();
+    for r in 0..tile_rows {
+        let start = r * (k + 3);
+        kernels.layer(
+            &tile_x[start..start + k],
+            matrix,
+            bias,
+            &mut expected[r * (n + 2)..][..n],
+        );
+    }
+    kernels.layer_rows(tile_x, matrix, bias, &mut actual, tile);
+    prop_assert_eq!(bits(&actual), bits(&expected));
+    Ok(())
+}
+
 fn halves(values: &[f32]) -> Vec<f16> {
     values.iter().map(|&v| f16::from_f32(v)).collect()
 }
@@ -161,6 +248,16 @@ macro_rules! twin_tests {
                 #[test]
                 fn add_rows_f16_matches_scalar_exactly((w, rows, out) in rows_case()) {
                     check_add_rows(&kernels_or_skip!(), &halves(&w), &rows, &out)?;
+                }
+
+                #[test]
+                fn layers_f32_equal_composed_kernels_and_scalar((x, w, b, rows, tx, n) in layer_case()) {
+                    check_layers(&kernels_or_skip!(), &x, &w, &b, &rows, &tx, n)?;
+                }
+
+                #[test]
+                fn layers_f16_equal_composed_kernels_and_scalar((x, w, b, rows, tx, n) in layer_case()) {
+                    check_layers(&kernels_or_skip!(), &x, &halves(&w), &halves(&b), &rows, &tx, n)?;
                 }
 
                 #[test]

@@ -8,6 +8,7 @@
 
 use core::arch::x86_64::{
     _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_set1_ps, _mm256_setzero_ps, _mm256_storeu_ps,
+    _mm_cvtss_f32, _mm_fmadd_ss, _mm_set_ss,
 };
 
 use super::Lanes;
@@ -82,30 +83,24 @@ unsafe fn tile<W: Lanes, const A: usize>(x: &[f32], w: *const W, stride: usize, 
     }
 }
 
-/// The last `out.len() < 8` columns, through zero-padded 8-lane buffers.
+/// The last `out.len() < 8` columns, one at a time with the scalar fused multiply-add,
+/// which rounds exactly as one lane of the vector one.
 ///
 /// # Safety
 /// `w + i*stride .. + out.len()` readable for every `i < x.len()`, and the CPU has AVX2, FMA
 /// and F16C.
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn tail<W: Lanes>(x: &[f32], w: *const W, stride: usize, out: &mut [f32]) {
-    let r = out.len().min(8);
-    let mut acc_buf = [0.0f32; 8];
-    let mut w_buf = [W::ZERO; 8];
-    for (a, &o) in acc_buf.iter_mut().zip(out.iter()) {
-        *a = o;
-    }
-    // SAFETY: the buffers hold eight values each; row `i` has `r` readable values at
-    // `w + i*stride` (the caller's guarantee), copied into a buffer that cannot overlap it.
-    unsafe {
-        let mut acc = _mm256_loadu_ps(acc_buf.as_ptr());
-        for (i, &xi) in x.iter().enumerate() {
-            core::ptr::copy_nonoverlapping(w.wrapping_add(i * stride), w_buf.as_mut_ptr(), r);
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(xi), W::load8(w_buf.as_ptr()), acc);
+    for (j, o) in out.iter_mut().enumerate() {
+        let mut acc = _mm_set_ss(*o);
+        let mut at = w.wrapping_add(j);
+        for &xi in x {
+            // SAFETY: row `i`'s column `j < out.len()` is readable (the caller's guarantee);
+            // `at` advances with `wrapping_add` since past the last row it is never read.
+            let wv = unsafe { *at }.to_f32();
+            acc = _mm_fmadd_ss(_mm_set_ss(xi), _mm_set_ss(wv), acc);
+            at = at.wrapping_add(stride);
         }
-        _mm256_storeu_ps(acc_buf.as_mut_ptr(), acc);
-    }
-    for (o, &a) in out.iter_mut().zip(acc_buf.iter()) {
-        *o = a;
+        *o = _mm_cvtss_f32(acc);
     }
 }

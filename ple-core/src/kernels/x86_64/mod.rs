@@ -7,12 +7,13 @@
 
 mod add_row;
 mod gemv;
+mod layer;
 
 use core::arch::x86_64::{__m256, _mm256_cvtph_ps, _mm256_loadu_ps, _mm_loadu_si128};
 
 use half::f16;
 
-use super::Kernels;
+use super::{scalar, Kernels, RowTile};
 use crate::weight::Weight;
 
 /// The AVX2 + FMA + F16C kernels.
@@ -40,8 +41,6 @@ impl Avx2 {
 
 /// A weight type the AVX2 kernels can widen to eight `f32` lanes.
 trait Lanes: Weight {
-    const ZERO: Self;
-
     /// Loads eight values from `p` as `f32`s.
     ///
     /// # Safety
@@ -50,8 +49,6 @@ trait Lanes: Weight {
 }
 
 impl Lanes for f32 {
-    const ZERO: Self = 0.0;
-
     #[inline]
     #[target_feature(enable = "avx2,fma,f16c")]
     unsafe fn load8(p: *const Self) -> __m256 {
@@ -61,8 +58,6 @@ impl Lanes for f32 {
 }
 
 impl Lanes for f16 {
-    const ZERO: Self = f16::ZERO;
-
     #[inline]
     #[target_feature(enable = "avx2,fma,f16c")]
     unsafe fn load8(p: *const Self) -> __m256 {
@@ -97,6 +92,37 @@ macro_rules! avx2_kernels {
             ) {
                 // SAFETY: as for `gemv_acc`.
                 unsafe { add_row::add_rows(w, rows, out) }
+            }
+
+            #[inline]
+            fn layer(&self, x: &[f32], w: &[$w], bias: &[$w], out: &mut [f32]) {
+                // SAFETY: as for `gemv_acc`.
+                if !unsafe { layer::sparse_layer(x, w, bias, &[], out) } {
+                    scalar::composed_layer(self, x, w, bias, out);
+                }
+            }
+
+            #[inline]
+            fn sparse_layer(
+                &self,
+                x: &[f32],
+                w: &[$w],
+                bias: &[$w],
+                rows: &[u32],
+                out: &mut [f32],
+            ) {
+                // SAFETY: as for `gemv_acc`.
+                if !unsafe { layer::sparse_layer(x, w, bias, rows, out) } {
+                    scalar::composed_sparse_layer(self, x, w, bias, rows, out);
+                }
+            }
+
+            #[inline]
+            fn layer_rows(&self, x: &[f32], w: &[$w], bias: &[$w], out: &mut [f32], tile: RowTile) {
+                // SAFETY: as for `gemv_acc`.
+                if !unsafe { layer::layer_rows(x, w, bias, out, tile) } {
+                    scalar::composed_layer_rows(self, x, w, bias, out, tile);
+                }
             }
         }
     };

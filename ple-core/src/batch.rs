@@ -1,0 +1,339 @@
+//! Many rows per call: [`PleModel::predict_batch`].
+//!
+//! A batch runs in tiles of [`BATCH_TILE`] rows. Each row of a tile goes through the levels
+//! on its own (the sparse first layer gathers different weight rows for every row, so there
+//! is nothing to share there), then the towers run as small matrix products over the whole
+//! tile ([`Kernels::layer_rows`]): each weight vector is loaded once for several rows, and
+//! the per-layer work (taking the weights, dispatching the kernel) is paid once per tile
+//! instead of once per row. Every value goes through the same operations in the same order
+//! as in [`PleModel::predict`], so a batch gives the single-row probabilities bit for bit.
+//!
+//! Every row is validated before any arithmetic; a bad row is reported with its index and
+//! nothing is written. The scratch memory is the caller's, [`batch_scratch_len`] `f32`s, a
+//! `const fn` of the shape and the number of rows (it stops growing at one tile).
+#![deny(
+    clippy::indexing_slicing,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unreachable
+)]
+
+use core::fmt;
+
+use crate::error::PleError;
+use crate::forward::{check_input, copy, levels, relu, sigmoid, Cursor};
+use crate::input::Input;
+use crate::kernels::{Detected, Kernels, RowTile};
+use crate::model::PleModel;
+use crate::packed::{max_hidden, scratch_len, scratch_regions};
+use crate::shape::PleShape;
+use crate::weight::Weight;
+
+/// Rows computed together. Eight rows of the default model's scratch (about 13 KiB) stay in
+/// the L1 cache next to the weights they touch.
+pub const BATCH_TILE: usize = 8;
+
+/// Scratch `f32`s one row of a tile needs: its single-row scratch, its tower input and two
+/// tower hidden buffers, and its logit.
+const fn row_scratch(shape: &PleShape<'_>) -> usize {
+    let extra = shape.expert_width() as u64 + 2 * max_hidden(shape) + 1;
+    let extra = if extra > usize::MAX as u64 {
+        usize::MAX
+    } else {
+        extra as usize
+    };
+    scratch_len(shape).saturating_add(extra)
+}
+
+/// Exact number of `f32`s of scratch [`PleModel::predict_batch`] needs for `rows` rows (0 for
+/// an invalid shape). It grows with `rows` up to [`BATCH_TILE`] rows and then stays the same.
+pub const fn batch_scratch_len(shape: &PleShape<'_>, rows: usize) -> usize {
+    if scratch_len(shape) == 0 {
+        return 0;
+    }
+    let tile = if rows < BATCH_TILE { rows } else { BATCH_TILE };
+    row_scratch(shape).saturating_mul(tile)
+}
+
+/// The rows of a batch, one after the other, in either input form.
+#[derive(Clone, Copy, Debug)]
+pub enum BatchInput<'i> {
+    /// `rows * input_dim` values: the dense rows back to back.
+    Dense(&'i [f32]),
+    /// `rows * numeric` values and `rows * fields` category indices, row after row.
+    Sparse {
+        /// The numeric values of every row.
+        numeric: &'i [f32],
+        /// The category indices of every row.
+        categories: &'i [u16],
+    },
+}
+
+/// Why a batch was refused: the error, and the row it concerns when it concerns one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BatchError {
+    /// 0-based row of the batch whose input is invalid; `None` when the error is about the
+    /// batch as a whole (slice lengths).
+    pub row: Option<usize>,
+    /// What is wrong.
+    pub error: PleError,
+}
+
+impl From<PleError> for BatchError {
+    fn from(error: PleError) -> Self {
+        BatchError { row: None, error }
+    }
+}
+
+impl fmt::Display for BatchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.row {
+            Some(row) => write!(f, "batch row {row}: {}", self.error),
+            None => write!(f, "batch: {}", self.error),
+        }
+    }
+}
+
+/// The number of rows of `input`, if its slices hold whole rows and agree.
+fn row_count<W: Weight>(
+    model: &PleModel<'_, W>,
+    input: &BatchInput<'_>,
+) -> Result<usize, PleError> {
+    let whole = |len: usize, width: usize| match width {
+        0 => Ok(None),
+        w if len % w == 0 => Ok(Some(len / w)),
+        _ => Err(PleError::InputLength),
+    };
+    match *input {
+        BatchInput::Dense(x) => {
+            whole(x.len(), model.shape().input_dim as usize)?.ok_or(PleError::InputLength)
+        }
+        BatchInput::Sparse {
+            numeric,
+            categories,
+        } => {
+            let layout = model.layout();
+            match (
+                whole(numeric.len(), layout.numeric as usize)?,
+                whole(categories.len(), layout.fields())?,
+            ) {
+                (Some(a), Some(b)) if a == b => Ok(a),
+                (Some(a), None) if categories.is_empty() => Ok(a),
+                (None, Some(b)) if numeric.is_empty() => Ok(b),
+                _ => Err(PleError::InputLength),
+            }
+        }
+    }
+}
+
+/// Row `r` of a batch whose row count has been checked.
+fn row<'i, W: Weight>(model: &PleModel<'_, W>, input: &BatchInput<'i>, r: usize) -> Input<'i> {
+    let part = |s: &'i [f32], w: usize| s.get(r * w..(r + 1) * w).unwrap_or(&[]);
+    match *input {
+        BatchInput::Dense(x) => Input::Dense(part(x, model.shape().input_dim as usize)),
+        BatchInput::Sparse {
+            numeric,
+            categories,
+        } => {
+            let fields = model.layout().fields();
+            Input::Sparse {
+                numeric: part(numeric, model.layout().numeric as usize),
+                categories: categories.get(r * fields..(r + 1) * fields).unwrap_or(&[]),
+            }
+        }
+    }
+}
+
+impl<W: Weight> PleModel<'_, W> {
+    /// Predicts every row of `input`: writes `rows * tasks` probabilities (row by row, one per
+    /// task) into `probabilities`, using the best kernels of this CPU. `scratch` holds at
+    /// least [`batch_scratch_len`] of the shape and row count. The probabilities equal
+    /// [`predict`](Self::predict)'s for each row, bit for bit.
+    pub fn predict_batch(
+        &self,
+        input: BatchInput<'_>,
+        scratch: &mut [f32],
+        probabilities: &mut [f32],
+    ) -> Result<(), BatchError>
+    where
+        Detected: Kernels<W>,
+    {
+        self.predict_batch_using(&Detected::new(), input, scratch, probabilities)
+    }
+
+    /// [`predict_batch`](Self::predict_batch) with the given kernels.
+    pub fn predict_batch_using<K: Kernels<W>>(
+        &self,
+        kernels: &K,
+        input: BatchInput<'_>,
+        scratch: &mut [f32],
+        probabilities: &mut [f32],
+    ) -> Result<(), BatchError> {
+        let s = *self.shape();
+        let rows = row_count(self, &input)?;
+        let tasks = s.tasks as usize;
+        if probabilities.len() != rows.saturating_mul(tasks) {
+            return Err(PleError::OutputLength.into());
+        }
+        if scratch.len() < batch_scratch_len(&s, rows) {
+            return Err(PleError::ScratchLength.into());
+        }
+        for r in 0..rows {
+            check_input(self, &row(self, &input, r)).map_err(|error| BatchError {
+                row: Some(r),
+                error,
+            })?;
+        }
+        let mut first = 0;
+        for out in probabilities.chunks_mut(BATCH_TILE * tasks.max(1)) {
+            let count = out.len() / tasks.max(1);
+            tile(kernels, self, &input, first, count, scratch, out)?;
+            first += count;
+        }
+        Ok(())
+    }
+}
+
+/// Rows `first..first + count` (at most one tile) of a validated batch.
+fn tile<W: Weight, K: Kernels<W>>(
+    kernels: &K,
+    model: &PleModel<'_, W>,
+    input: &BatchInput<'_>,
+    first: usize,
+    count: usize,
+    scratch: &mut [f32],
+    probabilities: &mut [f32],
+) -> Result<(), PleError> {
+    let s = *model.shape();
+    let row_len = scratch_len(&s);
+    let width = s.expert_width() as usize;
+    let hidden = usize::try_from(max_hidden(&s)).map_err(|_| PleError::ScratchLength)?;
+    let (rows_scratch, rest) = take(scratch, row_len, count)?;
+    let (tower_in, rest) = take(rest, width, count)?;
+    let (ping, rest) = take(rest, hidden, count)?;
+    let (pong, rest) = take(rest, hidden, count)?;
+    let (logits, _) = take(rest, 1, count)?;
+
+    // The levels, row by row, each in its own part of the scratch.
+    let regions = scratch_regions(&s);
+    let mut towers = model.weights();
+    let mut outputs = 0;
+    for (r, row_scratch) in rows_scratch.chunks_exact_mut(row_len).enumerate() {
+        let mut cursor = Cursor {
+            rest: model.weights(),
+        };
+        let row_input = row(model, input, first + r);
+        outputs = levels(
+            kernels,
+            model,
+            regions,
+            &mut cursor,
+            &row_input,
+            row_scratch,
+            None,
+        )?;
+        towers = cursor.rest;
+    }
+
+    // The towers, task by task, each layer one product over the tile's rows.
+    let mut cursor = Cursor { rest: towers };
+    for t in 0..s.tasks as usize {
+        for (r, row_scratch) in rows_scratch.chunks_exact(row_len).enumerate() {
+            let from = row_scratch
+                .get(outputs + t * width..outputs + (t + 1) * width)
+                .ok_or(PleError::ScratchLength)?;
+            let to = tower_in
+                .get_mut(r * width..(r + 1) * width)
+                .ok_or(PleError::ScratchLength)?;
+            copy(from, to);
+        }
+        tower_rows(
+            kernels,
+            &mut cursor,
+            s.tower_units,
+            Buffers {
+                count,
+                width,
+                hidden,
+                tower_in: &*tower_in,
+                ping: &mut *ping,
+                pong: &mut *pong,
+                logits: &mut *logits,
+            },
+        )?;
+        for (r, &logit) in logits.iter().enumerate() {
+            let p = probabilities
+                .get_mut(r * s.tasks as usize + t)
+                .ok_or(PleError::OutputLength)?;
+            *p = sigmoid(logit);
+        }
+    }
+    Ok(())
+}
+
+/// The first `count` rows of `len` values, and the rest.
+fn take(rest: &mut [f32], len: usize, count: usize) -> Result<(&mut [f32], &mut [f32]), PleError> {
+    rest.split_at_mut_checked(len.saturating_mul(count))
+        .ok_or(PleError::ScratchLength)
+}
+
+/// The tile's tower buffers, `count` rows each.
+struct Buffers<'b> {
+    count: usize,
+    width: usize,
+    hidden: usize,
+    tower_in: &'b [f32],
+    ping: &'b mut [f32],
+    pong: &'b mut [f32],
+    logits: &'b mut [f32],
+}
+
+/// One task's tower over the tile: hidden layers with ReLU, ping-ponging between two
+/// buffers, then the one-unit output layer into `logits`.
+fn tower_rows<W: Weight, K: Kernels<W>>(
+    kernels: &K,
+    cursor: &mut Cursor<'_, W>,
+    units: &[u32],
+    b: Buffers<'_>,
+) -> Result<(), PleError> {
+    #[derive(Clone, Copy)]
+    enum At {
+        Input,
+        Ping,
+        Pong,
+    }
+    let (mut at, mut inputs) = (At::Input, b.width);
+    for &width in units {
+        let width = width as usize;
+        let (w, bias) = cursor.layer(inputs, width)?;
+        let (src, stride, dst, next) = match at {
+            At::Input => (b.tower_in, b.width, &mut *b.ping, At::Ping),
+            At::Ping => (&*b.ping, b.hidden, &mut *b.pong, At::Pong),
+            At::Pong => (&*b.pong, b.hidden, &mut *b.ping, At::Ping),
+        };
+        let tile = RowTile {
+            rows: b.count,
+            x_stride: stride,
+            out_stride: b.hidden,
+        };
+        kernels.layer_rows(src, w, bias, dst, tile);
+        for out in dst.chunks_mut(b.hidden) {
+            relu(out.get_mut(..width).unwrap_or(&mut []));
+        }
+        (at, inputs) = (next, width);
+    }
+    let (w, bias) = cursor.layer(inputs, 1)?;
+    let (src, stride) = match at {
+        At::Input => (b.tower_in, b.width),
+        At::Ping => (&*b.ping, b.hidden),
+        At::Pong => (&*b.pong, b.hidden),
+    };
+    let tile = RowTile {
+        rows: b.count,
+        x_stride: stride,
+        out_stride: 1,
+    };
+    kernels.layer_rows(src, w, bias, b.logits, tile);
+    Ok(())
+}
