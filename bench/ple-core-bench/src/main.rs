@@ -16,7 +16,11 @@ use half::f16;
 use ple_codegen::quantise::{quantise, QuantiseOptions, SparseRows};
 use ple_codegen::ModelFile;
 use ple_core::int8::{Int8Input, Q15_ONE};
-use ple_core::{pack_f16, pack_f32, packed_len, Input, InputLayout, PleModel, UNKNOWN_CATEGORY};
+use ple_core::kernels::{Detected, Kernels};
+use ple_core::{
+    batch_scratch_len, pack_f16, pack_f32, packed_len, BatchInput, Input, InputLayout, PleModel,
+    Weight, UNKNOWN_CATEGORY,
+};
 use serde_json::json;
 
 struct Args {
@@ -27,6 +31,9 @@ struct Args {
     numeric: u32,
     calls: usize,
     repeats: usize,
+    /// `--profile VARIANT`: only run VARIANT over `--profile-rows` rows (for callgrind).
+    profile: Option<String>,
+    profile_rows: usize,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -38,6 +45,8 @@ fn parse_args() -> Result<Args, String> {
         numeric: 11,
         calls: 2000,
         repeats: 5,
+        profile: None,
+        profile_rows: 1000,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -50,6 +59,8 @@ fn parse_args() -> Result<Args, String> {
             "--numeric" => args.numeric = number(&value)? as u32,
             "--calls" => args.calls = number(&value)?,
             "--repeats" => args.repeats = number(&value)?,
+            "--profile" => args.profile = Some(value),
+            "--profile-rows" => args.profile_rows = number(&value)?,
             "--vocab-sizes" => {
                 let sizes: Result<Vec<u16>, _> = value.split(',').map(str::parse).collect();
                 args.vocab_sizes = Some(sizes.map_err(|e| format!("--vocab-sizes: {e}"))?);
@@ -191,6 +202,99 @@ fn time_variant(
     Ok((entry, all))
 }
 
+/// Rows per call of the batched variants, as onnxruntime's batched figure.
+const BATCH_ROWS: usize = 1024;
+
+/// The whole split through `predict_batch`, `BATCH_ROWS` rows a call: rows per second per
+/// repetition, after checking that the probabilities equal the single-row ones bit for bit.
+#[allow(clippy::too_many_arguments)]
+fn time_batch<W: Weight>(
+    name: &str,
+    model: &PleModel<'_, W>,
+    data: &Rows,
+    sparse: bool,
+    rows: usize,
+    single: &[f32],
+    repeats: usize,
+) -> Result<serde_json::Value, String>
+where
+    Detected: Kernels<W>,
+{
+    let tasks = model.tasks();
+    let (nw, f, w) = (
+        model.layout().numeric as usize,
+        model.layout().fields(),
+        data.width,
+    );
+    let input = |range: std::ops::Range<usize>| {
+        if sparse {
+            BatchInput::Sparse {
+                numeric: &data.numeric[range.start * nw..range.end * nw],
+                categories: &data.categories[range.start * f..range.end * f],
+            }
+        } else {
+            BatchInput::Dense(&data.dense[range.start * w..range.end * w])
+        }
+    };
+    let mut scratch = vec![0.0f32; batch_scratch_len(model.shape(), BATCH_ROWS)];
+    let mut all = vec![0.0f32; rows * tasks];
+    let mut run = |all: &mut [f32]| -> Result<(), String> {
+        for (chunk, out) in all.chunks_mut(BATCH_ROWS * tasks).enumerate() {
+            let first = chunk * BATCH_ROWS;
+            let range = first..first + out.len() / tasks;
+            model
+                .predict_batch(input(range), &mut scratch, out)
+                .map_err(|e| format!("{name}: {e}"))?;
+        }
+        Ok(())
+    };
+    run(&mut all)?;
+    let same = all
+        .iter()
+        .zip(single)
+        .all(|(a, b)| a.to_bits() == b.to_bits());
+    if !same {
+        return Err(format!(
+            "{name}: batch probabilities differ from single-row ones"
+        ));
+    }
+    let mut rates = Vec::new();
+    for _ in 0..repeats {
+        let start = Instant::now();
+        run(&mut all)?;
+        rates.push(rows as f64 / start.elapsed().as_secs_f64());
+    }
+    let mut sorted = rates.clone();
+    sorted.sort_by(f64::total_cmp);
+    println!(
+        "{name}: {:.0} rows/s (equal to single rows bit for bit)",
+        sorted[sorted.len() / 2]
+    );
+    Ok(
+        json!({"engine": name, "batch": BATCH_ROWS, "rows_per_second": rates,
+              "max_abs_diff_vs_single_rows": 0.0}),
+    )
+}
+
+/// Every row once through one variant: the region `valgrind --tool=callgrind
+/// --toggle-collect='*profile_loop*'` counts, so that instructions per row exclude loading.
+#[inline(never)]
+fn profile_loop(
+    predict: &mut Predict<'_>,
+    rows: usize,
+    scratch_len: usize,
+    tasks: usize,
+) -> Result<f32, String> {
+    let mut scratch = vec![0.0f32; scratch_len];
+    let mut out = vec![0.0f32; tasks];
+    let mut sum = 0.0;
+    for r in 0..rows {
+        predict(r, &mut scratch, &mut out)?;
+        sum += out.iter().sum::<f32>();
+    }
+    Ok(sum)
+}
+
 fn run() -> Result<(), String> {
     let args = parse_args()?;
     let mut file = ModelFile::load(&args.model).map_err(|e| e.to_string())?;
@@ -219,7 +323,12 @@ fn run() -> Result<(), String> {
     pack_f16(&shape, &file.parameters, &mut packed16).map_err(|e| format!("{e:?}"))?;
     let m32 = PleModel::new(shape, layout, &packed32).map_err(|e| format!("{e:?}"))?;
     let m16 = PleModel::new(shape, layout, &packed16).map_err(|e| format!("{e:?}"))?;
-    let rows = load_rows(&args, "test", usize::MAX, &layout)?;
+    let max_rows = if args.profile.is_some() {
+        args.profile_rows
+    } else {
+        usize::MAX
+    };
+    let rows = load_rows(&args, "test", max_rows, &layout)?;
     let n = rows.dense.len() / rows.width;
     let (w, nw, f) = (rows.width, numeric as usize, vocab_sizes.len());
     let dense = |r: usize| Input::Dense(&rows.dense[r * w..(r + 1) * w]);
@@ -288,8 +397,18 @@ fn run() -> Result<(), String> {
         ),
         ("ple-core int8 sparse", Box::new(&mut int8)),
     ];
+    if let Some(wanted) = &args.profile {
+        let (_, predict) = variants
+            .iter_mut()
+            .find(|(name, _)| name == wanted)
+            .ok_or_else(|| format!("--profile {wanted}: no such variant"))?;
+        let sum = profile_loop(predict.as_mut(), n, scratch, tasks)?;
+        println!("profiled {wanted} over {n} rows (checksum {sum})");
+        return Ok(());
+    }
     fs::create_dir_all(&args.out_dir).map_err(|e| e.to_string())?;
     let mut entries = Vec::new();
+    let mut singles = Vec::new();
     let mut reference: Option<Vec<f32>> = None;
     for (name, predict) in variants.iter_mut() {
         let (mut entry, predictions) =
@@ -306,7 +425,39 @@ fn run() -> Result<(), String> {
             let bytes: Vec<u8> = predictions.iter().flat_map(|v| v.to_le_bytes()).collect();
             let path = args.out_dir.join("ple-core-predictions.f32");
             fs::write(&path, bytes).map_err(|e| format!("{}: {e}", path.display()))?;
-            reference = Some(predictions);
+            reference = Some(predictions.clone());
+        }
+        singles.push((
+            name.to_string(),
+            predictions,
+            entry["max_abs_diff_vs_f32_sparse"].clone(),
+        ));
+        entries.push(entry);
+    }
+    drop(variants);
+    // The batch API over the same rows, compared with the single-row probabilities above.
+    let single = |name: &str| {
+        singles
+            .iter()
+            .find(|(n, _, _)| n == name)
+            .map(|(_, p, d)| (p.as_slice(), d.clone()))
+            .ok_or_else(|| format!("no single-row run of {name}"))
+    };
+    let batched: [(&str, &str, bool); 4] = [
+        ("ple-core f32 sparse batch", "ple-core f32 sparse", true),
+        ("ple-core f32 dense batch", "ple-core f32 dense", false),
+        ("ple-core f16 sparse batch", "ple-core f16 sparse", true),
+        ("ple-core f16 dense batch", "ple-core f16 dense", false),
+    ];
+    for (name, of, is_sparse) in batched {
+        let (expected, diff) = single(of)?;
+        let mut entry = if name.contains("f32") {
+            time_batch(name, &m32, &rows, is_sparse, n, expected, args.repeats)?
+        } else {
+            time_batch(name, &m16, &rows, is_sparse, n, expected, args.repeats)?
+        };
+        if !diff.is_null() {
+            entry["max_abs_diff_vs_f32_sparse"] = diff;
         }
         entries.push(entry);
     }
