@@ -10,7 +10,7 @@ use ple_core::{gates_len, pack_f16, pack_f32, packed_len, scratch_len, Input, Pl
 use proptest::prelude::*;
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(96))]
+    #![proptest_config(ProptestConfig::with_cases(if cfg!(miri) { 2 } else { 96 }))]
 
     #[test]
     fn f32_engine_matches_the_f64_reference_on_random_networks(net in nets(), seed in any::<u64>()) {
