@@ -26,8 +26,8 @@ use std::fmt;
 
 use ple_core::input::{InputLayout, UNKNOWN_CATEGORY};
 use ple_core::int8::{
-    DenseLayers, Int8Error, Int8Input, Int8Model, Requant, SparseLayer, CATEGORY_SUM_LIMIT,
-    FIRST_BIAS_LIMIT, NUMERIC_WEIGHT_SUM_LIMIT,
+    category_weights_len, DenseLayers, Int8Error, Int8Input, Int8Model, Requant, SparseLayer,
+    SparseOutput, CATEGORY_SUM_LIMIT, FIRST_BIAS_LIMIT, NUMERIC_WEIGHT_SUM_LIMIT,
 };
 use ple_core::shape::Block;
 use ple_core::PleShape;
@@ -126,12 +126,8 @@ pub struct Int8Params {
     pub category_weights: Vec<i8>,
     /// [`SparseLayer::numeric_weights`].
     pub numeric_weights: Vec<i16>,
-    /// [`SparseLayer::bias`].
-    pub first_bias: Vec<i32>,
-    /// [`SparseLayer::category_shift`].
-    pub category_shift: Vec<u8>,
-    /// [`SparseLayer::requant`].
-    pub first_requant: Vec<Requant>,
+    /// [`SparseLayer::outputs`].
+    pub sparse_outputs: Vec<SparseOutput>,
     /// [`DenseLayers::weights`].
     pub dense_weights: Vec<i8>,
     /// [`DenseLayers::bias`].
@@ -172,9 +168,7 @@ impl Int8Params {
             layout: self.layout(),
             category_weights: &self.category_weights,
             numeric_weights: &self.numeric_weights,
-            bias: &self.first_bias,
-            category_shift: &self.category_shift,
-            requant: &self.first_requant,
+            outputs: &self.sparse_outputs,
         };
         let dense = DenseLayers {
             weights: &self.dense_weights,
@@ -192,12 +186,11 @@ impl Int8Params {
 
     /// Flash bytes of the arrays (what codegen emits as statics).
     pub fn weight_bytes(&self) -> usize {
-        let requants =
-            self.numeric_prescale.len() + self.first_requant.len() + self.dense_requant.len();
+        let requants = self.numeric_prescale.len() + self.dense_requant.len();
         self.category_weights.len()
             + 2 * self.numeric_weights.len()
-            + 4 * (self.first_bias.len() + self.dense_bias.len())
-            + self.category_shift.len()
+            + core::mem::size_of::<SparseOutput>() * self.sparse_outputs.len()
+            + 4 * self.dense_bias.len()
             + 8 * requants
             + self.dense_weights.len()
             + 2 * (self.mix_ratios.len() + self.vocab_sizes.len())
@@ -496,9 +489,7 @@ impl Builder<'_, '_> {
             numeric_prescale,
             category_weights: Vec::new(),
             numeric_weights: Vec::new(),
-            first_bias: Vec::new(),
-            category_shift: Vec::new(),
-            first_requant: Vec::new(),
+            sparse_outputs: Vec::new(),
             dense_weights: Vec::new(),
             dense_bias: Vec::new(),
             dense_requant: Vec::new(),
@@ -583,16 +574,17 @@ impl Builder<'_, '_> {
                 let mut nq: Vec<i16> = contrib.iter().map(|v| (v / unit).round() as i16).collect();
                 nq.resize(numeric_stride, 0);
                 p.numeric_weights.extend(nq);
-                p.first_bias.push((bias / unit).round() as i32);
-                p.category_shift.push(shift);
-                p.first_requant.push(requant_from_real(
-                    unit / out_scale,
-                    &format!("{block} output {o}"),
-                )?);
+                let requant = requant_from_real(unit / out_scale, &format!("{block} output {o}"))?;
+                p.sparse_outputs.push(SparseOutput {
+                    bias: (bias / unit).round() as i32,
+                    multiplier: requant.multiplier,
+                    right_shift: requant.right_shift,
+                    category_shift: shift,
+                });
             }
         }
-        let stride = columns.len().div_ceil(4) * 4;
-        p.category_weights = vec![0; rows * stride];
+        let stride = columns.len();
+        p.category_weights = vec![0; category_weights_len(rows, stride)];
         for (o, column) in columns.iter().enumerate() {
             for (r, &w) in column.iter().enumerate() {
                 p.category_weights[r * stride + o] = w;

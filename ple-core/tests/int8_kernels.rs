@@ -1,26 +1,42 @@
 //! The lane-packed int8 kernels (Arm DSP style) against their scalar twins: bit-exact.
 
+use ple_core::int8::category_weights_len;
 use ple_core::int8::kernels::{
     dot_i16_scalar, dot_pairs_packed, dot_pairs_row, gather_rows_packed, gather_rows_scalar,
-    pack_pairs, Dsp, PortableDsp,
+    pack_pairs, unpack_group, Dsp, PortableDsp, ROWS_PER_I16_CHUNK,
 };
 use proptest::collection::vec;
 use proptest::prelude::*;
 
-/// A table of `rows` rows of `outputs` weights padded to a multiple of 4, and row offsets.
+/// A table of `rows` rows of `outputs` weights back to back (padded at the end to a multiple
+/// of 4, as a model's), and up to the most rows the 16-bit lanes hold exactly.
 fn table_and_rows() -> impl Strategy<Value = (Vec<i8>, Vec<u32>, usize)> {
     (1usize..40, 1usize..12).prop_flat_map(|(outputs, rows)| {
-        let stride = outputs.div_ceil(4) * 4;
         (
-            vec(any::<i8>(), rows * stride),
-            vec(0..rows as u32, 0..600),
+            vec(any::<i8>(), category_weights_len(rows, outputs)),
+            vec(0..rows as u32, 0..=ROWS_PER_I16_CHUNK),
             Just(outputs),
         )
             .prop_map(move |(table, picks, outputs)| {
-                let starts = picks.iter().map(|&r| r * stride as u32).collect();
+                let starts = picks.iter().map(|&r| r * outputs as u32).collect();
                 (table, starts, outputs)
             })
     })
+}
+
+/// The sums of a packed gather, in output order.
+fn unpacked(packed: &[u32], outputs: usize) -> Vec<i32> {
+    let mut sums: Vec<i32> = packed
+        .chunks_exact(2)
+        .flat_map(|pair| unpack_group(pair[0], pair[1]))
+        .collect();
+    sums.truncate(outputs);
+    sums
+}
+
+/// Words a packed gather of `outputs` sums writes.
+fn packed_len(outputs: usize) -> usize {
+    outputs.div_ceil(4) * 2
 }
 
 proptest! {
@@ -28,12 +44,12 @@ proptest! {
 
     #[test]
     fn packed_gather_equals_scalar_gather((table, starts, outputs) in table_and_rows()) {
-        // Up to 600 rows of extreme weights: crosses the 256-row i16 chunk boundary.
+        // Up to 256 rows of any weights: the extremes of the 16-bit lanes.
         let mut scalar = vec![0i32; outputs];
-        let mut packed = vec![7i32; outputs];
+        let mut packed = vec![7u32; packed_len(outputs)];
         gather_rows_scalar(&table, &starts, &mut scalar);
-        gather_rows_packed::<PortableDsp>(&table, &starts, &mut packed);
-        prop_assert_eq!(&scalar, &packed);
+        gather_rows_packed::<PortableDsp>(&table, &starts, outputs, &mut packed);
+        prop_assert_eq!(scalar, unpacked(&packed, outputs));
     }
 
     #[test]
@@ -41,12 +57,13 @@ proptest! {
         (table, mut starts, outputs) in table_and_rows(),
         bad in any::<u32>(),
     ) {
+        starts.pop();
         starts.push(bad);
         let mut scalar = vec![0i32; outputs];
-        let mut packed = vec![0i32; outputs];
+        let mut packed = vec![0u32; packed_len(outputs)];
         gather_rows_scalar(&table, &starts, &mut scalar);
-        gather_rows_packed::<PortableDsp>(&table, &starts, &mut packed);
-        prop_assert_eq!(scalar, packed);
+        gather_rows_packed::<PortableDsp>(&table, &starts, outputs, &mut packed);
+        prop_assert_eq!(scalar, unpacked(&packed, outputs));
     }
 
     #[test]
@@ -95,10 +112,31 @@ mod arm {
         #[test]
         fn arm_gather_equals_scalar_gather((table, starts, outputs) in table_and_rows()) {
             let mut scalar = vec![0i32; outputs];
-            let mut packed = vec![0i32; outputs];
+            let mut packed = vec![0u32; packed_len(outputs)];
             gather_rows_scalar(&table, &starts, &mut scalar);
-            gather_rows_packed::<ArmDsp>(&table, &starts, &mut packed);
-            prop_assert_eq!(scalar, packed);
+            ArmDsp::gather_rows(&table, &starts, outputs, &mut packed);
+            prop_assert_eq!(scalar, unpacked(&packed, outputs));
         }
+    }
+}
+
+proptest! {
+    /// Every row of a table of the model's length is gathered, the last one included: the
+    /// sums equal a plain sum of the selected rows' first `outputs` bytes.
+    #[test]
+    fn every_row_of_a_model_sized_table_is_gathered((table, starts, outputs) in table_and_rows()) {
+        let mut expected = vec![0i32; outputs];
+        for &start in &starts {
+            let row = &table[start as usize..start as usize + outputs];
+            for (sum, &w) in expected.iter_mut().zip(row) {
+                *sum += i32::from(w);
+            }
+        }
+        let mut scalar = vec![0i32; outputs];
+        gather_rows_scalar(&table, &starts, &mut scalar);
+        prop_assert_eq!(&scalar, &expected);
+        let mut packed = vec![0u32; packed_len(outputs)];
+        gather_rows_packed::<PortableDsp>(&table, &starts, outputs, &mut packed);
+        prop_assert_eq!(unpacked(&packed, outputs), expected);
     }
 }

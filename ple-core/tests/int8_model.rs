@@ -3,8 +3,8 @@
 
 use ple_core::input::{InputLayout, UNKNOWN_CATEGORY};
 use ple_core::int8::{
-    scratch_words, DenseLayers, Int8Array, Int8Error, Int8Input, Int8Kernel, Int8Model, Requant,
-    SparseLayer,
+    category_weights_len, scratch_words, DenseLayers, Int8Array, Int8Error, Int8Input, Int8Kernel,
+    Int8Model, Requant, SparseLayer, SparseOutput,
 };
 use ple_core::shape::Block;
 use ple_core::PleShape;
@@ -22,9 +22,7 @@ struct Arrays {
     prescale: Vec<Requant>,
     category_weights: Vec<i8>,
     numeric_weights: Vec<i16>,
-    bias: Vec<i32>,
-    shift: Vec<u8>,
-    requant: Vec<Requant>,
+    outputs: Vec<SparseOutput>,
     dense_weights: Vec<i8>,
     dense_bias: Vec<i32>,
     dense_requant: Vec<Requant>,
@@ -55,9 +53,7 @@ impl Arrays {
             },
             category_weights: &self.category_weights,
             numeric_weights: &self.numeric_weights,
-            bias: &self.bias,
-            category_shift: &self.shift,
-            requant: &self.requant,
+            outputs: &self.outputs,
         };
         let dense = DenseLayers {
             weights: &self.dense_weights,
@@ -97,8 +93,8 @@ prop_compose! {
             expert_units, tower_units,
             counts: [counts.0, counts.1, counts.2, counts.3],
             numeric, vocab,
-            prescale: vec![], category_weights: vec![], numeric_weights: vec![], bias: vec![],
-            shift: vec![], requant: vec![], dense_weights: vec![], dense_bias: vec![],
+            prescale: vec![], category_weights: vec![], numeric_weights: vec![],
+            outputs: vec![], dense_weights: vec![], dense_bias: vec![],
             dense_requant: vec![], mix: vec![],
         };
         let mut rng = seed;
@@ -110,16 +106,18 @@ prop_compose! {
         let shape = PleShape { expert_units: &eu, tower_units: &tu, ..a.shape() };
         let sparse: Vec<_> = shape.layers().filter(|l| is_sparse(l.block)).collect();
         let outputs: usize = sparse.iter().map(|l| l.outputs as usize).sum();
-        let stride = outputs.div_ceil(4) * 4;
         let rows = (shape.input_dim - numeric) as usize;
         let numeric_stride = (numeric as usize).div_ceil(2) * 2;
         a.prescale = (0..numeric).map(|_| Requant::new((1 << 30) + (next() as i32 & 0x3fff_ffff), 1 + (next() % 40) as u8)).collect();
-        a.category_weights = (0..rows * stride).map(|i| if i % stride < outputs { next() as i8 } else { 0 }).collect();
+        a.category_weights = (0..category_weights_len(rows, outputs)).map(|i| if i < rows * outputs { next() as i8 } else { 0 }).collect();
         // Numeric weight sums at most 2^15: each weight below 2^15 / 4.
         a.numeric_weights = (0..outputs * numeric_stride).map(|_| (next() % 8192) as i16 - 4096).collect();
-        a.bias = (0..outputs).map(|_| (next() % (1 << 29)) as i32 - (1 << 28)).collect();
-        a.shift = (0..outputs).map(|_| (next() % 16) as u8).collect();
-        a.requant = (0..outputs).map(|_| Requant::new((1 << 30) + (next() as i32 & 0x3fff_ffff), 20 + (next() % 30) as u8)).collect();
+        a.outputs = (0..outputs).map(|_| SparseOutput {
+            bias: (next() % (1 << 29)) as i32 - (1 << 28),
+            category_shift: (next() % 16) as u8,
+            multiplier: (1 << 30) + (next() as i32 & 0x3fff_ffff),
+            right_shift: 20 + (next() % 30) as u8,
+        }).collect();
         let dense: Vec<_> = shape.layers().filter(|l| !is_sparse(l.block)).collect();
         let weights: usize = dense.iter().map(|l| (l.inputs * l.outputs) as usize).sum();
         let douts: usize = dense.iter().map(|l| l.outputs as usize).sum();
@@ -217,7 +215,7 @@ proptest! {
         match which {
             0 => { b.category_weights.push(0); }
             1 => { b.numeric_weights.push(0); }
-            2 => { b.bias.pop(); }
+            2 => { b.outputs.pop(); }
             3 => { b.dense_weights.pop(); }
             4 => { b.mix.push(0); }
             _ => { b.dense_requant.push(Requant::new(1 << 30, 1)); }
@@ -291,7 +289,7 @@ fn bounds_that_prove_no_overflow_are_enforced() {
         }
     };
     let mut b = a.clone();
-    b.bias[0] = (1 << 29) + 1;
+    b.outputs[0].bias = (1 << 29) + 1;
     assert_eq!(
         b.model().err(),
         Some(Int8Error::Range {
@@ -310,7 +308,7 @@ fn bounds_that_prove_no_overflow_are_enforced() {
         })
     );
     let mut b = a.clone();
-    b.shift[0] = 29;
+    b.outputs[0].category_shift = 29;
     assert_eq!(
         b.model().err(),
         Some(Int8Error::Range {
@@ -319,7 +317,7 @@ fn bounds_that_prove_no_overflow_are_enforced() {
         })
     );
     let mut b = a.clone();
-    b.requant[0] = Requant::new(5, 3);
+    (b.outputs[0].multiplier, b.outputs[0].right_shift) = (5, 3);
     assert_eq!(
         b.model().err(),
         Some(Int8Error::Range {

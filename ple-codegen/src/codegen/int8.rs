@@ -7,7 +7,7 @@
 use proc_macro2::{Literal, TokenStream};
 use quote::{quote, ToTokens};
 
-use ple_core::int8::Requant;
+use ple_core::int8::{Requant, SparseOutput};
 
 use crate::quantise::Int8Params;
 
@@ -68,6 +68,41 @@ impl ToTokens for RequantArray<'_> {
     }
 }
 
+/// The `static` array of the first layer's per-output records.
+pub struct SparseOutputArray<'a> {
+    pub name: &'a str,
+    pub values: &'a [SparseOutput],
+    pub doc: &'a str,
+}
+
+impl ToTokens for SparseOutputArray<'_> {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        let name = quote::format_ident!("{}", self.name);
+        let len = Literal::usize_unsuffixed(self.values.len());
+        let values = self.values.iter().map(|o| {
+            let (bias, multiplier) = (
+                Literal::i32_unsuffixed(o.bias),
+                Literal::i32_unsuffixed(o.multiplier),
+            );
+            let (right_shift, category_shift) = (
+                Literal::u8_unsuffixed(o.right_shift),
+                Literal::u8_unsuffixed(o.category_shift),
+            );
+            quote! {
+                ::ple_core::int8::SparseOutput {
+                    bias: #bias, multiplier: #multiplier, right_shift: #right_shift,
+                    category_shift: #category_shift
+                }
+            }
+        });
+        let doc = self.doc;
+        tokens.extend(quote! {
+            #[doc = #doc]
+            pub static #name: [::ple_core::int8::SparseOutput; #len] = [#(#values),*];
+        });
+    }
+}
+
 /// The layer values, `model()`, `SCRATCH_WORDS`, the fixed-point conversion and `predict`.
 pub struct Int8ModelItems {
     pub numeric_frac_bits: u8,
@@ -86,9 +121,7 @@ impl ToTokens for Int8ModelItems {
                 layout: LAYOUT,
                 category_weights: &CATEGORY_WEIGHTS,
                 numeric_weights: &NUMERIC_WEIGHTS,
-                bias: &FIRST_BIAS,
-                category_shift: &CATEGORY_SHIFT,
-                requant: &FIRST_REQUANT,
+                outputs: &SPARSE_OUTPUTS,
             };
             /// Every other dense layer.
             pub const DENSE: ::ple_core::int8::DenseLayers<'static> = ::ple_core::int8::DenseLayers {
@@ -153,18 +186,10 @@ pub(super) fn items(params: &Int8Params) -> TokenStream {
             doc: "`SparseLayer::numeric_weights`.",
         }
         .into_token_stream(),
-        IntArray {
-            name: "FIRST_BIAS",
-            ty: "i32",
-            values: &params.first_bias,
-            doc: "`SparseLayer::bias`.",
-        }
-        .into_token_stream(),
-        IntArray {
-            name: "CATEGORY_SHIFT",
-            ty: "u8",
-            values: &params.category_shift,
-            doc: "`SparseLayer::category_shift`.",
+        SparseOutputArray {
+            name: "SPARSE_OUTPUTS",
+            values: &params.sparse_outputs,
+            doc: "`SparseLayer::outputs`.",
         }
         .into_token_stream(),
         IntArray {
@@ -192,12 +217,6 @@ pub(super) fn items(params: &Int8Params) -> TokenStream {
             name: "NUMERIC_PRESCALE",
             values: &params.numeric_prescale,
             doc: "`SparseLayer::numeric_prescale`.",
-        }
-        .into_token_stream(),
-        RequantArray {
-            name: "FIRST_REQUANT",
-            values: &params.first_requant,
-            doc: "`SparseLayer::requant`.",
         }
         .into_token_stream(),
         RequantArray {
@@ -243,6 +262,31 @@ mod tests {
             #[doc = "d"]
             pub static R: [::ple_core::int8::Requant; 2] = [
                 ::ple_core::int8::Requant::new(1073741824, 31), ::ple_core::int8::Requant::new(0, 1)
+            ];
+        };
+        assert_eq!(tokens.to_string(), expected.to_string());
+    }
+
+    #[test]
+    fn sparse_output_arrays_spell_every_field() {
+        let values = [SparseOutput {
+            bias: -5,
+            multiplier: 1 << 30,
+            right_shift: 40,
+            category_shift: 3,
+        }];
+        let tokens = SparseOutputArray {
+            name: "S",
+            values: &values,
+            doc: "d",
+        }
+        .to_token_stream();
+        let expected = quote! {
+            #[doc = "d"]
+            pub static S: [::ple_core::int8::SparseOutput; 1] = [
+                ::ple_core::int8::SparseOutput {
+                    bias: -5, multiplier: 1073741824, right_shift: 40, category_shift: 3
+                }
             ];
         };
         assert_eq!(tokens.to_string(), expected.to_string());

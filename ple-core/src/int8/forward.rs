@@ -4,7 +4,7 @@ use super::fixed::{clamp_logit, sigmoid_q15, softmax_q15, ACTIVATION_MAX};
 #[cfg(all(target_arch = "arm", feature = "arm-dsp"))]
 use super::kernels::ArmDsp;
 use super::kernels::{
-    dense_scalar, dot_pairs_row, gather_rows_packed, gather_rows_scalar, Dsp, PortableDsp,
+    dense_scalar, dot_pairs_row, gather_rows_scalar, unpack_group, Dsp, PortableDsp,
 };
 use super::model::{gate_outputs, sparse_outputs, Int8Kernel, Int8Model, ScratchLayout};
 use super::{Int8Error, Int8Input, NO_CATEGORY};
@@ -33,6 +33,7 @@ fn part_mut(slice: &mut [i32], at: usize, len: usize) -> &mut [i32] {
 /// The scratch carved into its regions.
 struct Regions<'s> {
     sparse: &'s mut [i32],
+    packed: &'s mut [i32],
     rows: &'s mut [i32],
     numeric: &'s mut [i32],
     experts: &'s mut [i32],
@@ -47,7 +48,8 @@ struct Regions<'s> {
 impl<'s> Regions<'s> {
     fn carve(mut rest: &'s mut [i32], layout: &ScratchLayout) -> Self {
         let r = &mut rest;
-        let sparse = take(r, layout.rows - layout.sparse);
+        let sparse = take(r, layout.packed - layout.sparse);
+        let packed = take(r, layout.rows - layout.packed);
         let rows = take(r, layout.numeric - layout.rows);
         let numeric = take(r, layout.experts - layout.numeric);
         let experts = take(r, layout.ping - layout.experts);
@@ -59,6 +61,7 @@ impl<'s> Regions<'s> {
         let previous = take(r, layout.end - layout.mixed[1]);
         Regions {
             sparse,
+            packed,
             rows,
             numeric,
             experts,
@@ -296,7 +299,7 @@ impl<'a> Int8Model<'a> {
                 found: input.categories.len(),
             });
         }
-        let stride = sparse_outputs(&self.shape).div_ceil(4) * 4;
+        let stride = sparse_outputs(&self.shape);
         let sizes = self.sparse.layout.vocab_sizes;
         let (mut known, mut first_row) = (0usize, 0usize);
         for (field, (&category, &size)) in input.categories.iter().zip(sizes).enumerate() {
@@ -323,6 +326,11 @@ impl<'a> Int8Model<'a> {
     }
 
     /// The sparse first layer: every level-0 expert's first layer and every level-0 gate.
+    ///
+    /// The packed kernels leave the category sums as `i16` pairs, unpacked once into `i32`
+    /// slots; the per-output step then reads one stream of [`SparseOutput`] records.
+    ///
+    /// [`SparseOutput`]: super::SparseOutput
     fn first_layer<D: Dsp>(
         &self,
         input: &Int8Input<'_>,
@@ -346,7 +354,15 @@ impl<'a> Int8Model<'a> {
         }
         let rows = bytemuck::cast_slice::<i32, u32>(s.rows.get(..known).unwrap_or(&[]));
         if packed {
-            gather_rows_packed::<D>(sparse.category_weights, rows, s.sparse);
+            let packed_words = bytemuck::cast_slice_mut::<i32, u32>(&mut *s.packed);
+            D::gather_rows(sparse.category_weights, rows, s.sparse.len(), packed_words);
+            for (sums, pair) in s.sparse.chunks_mut(4).zip(packed_words.chunks_exact(2)) {
+                if let [even, odd] = *pair {
+                    for (sum, value) in sums.iter_mut().zip(unpack_group(even, odd)) {
+                        *sum = value;
+                    }
+                }
+            }
         } else {
             gather_rows_scalar(sparse.category_weights, rows, s.sparse);
         }
@@ -354,12 +370,7 @@ impl<'a> Int8Model<'a> {
         let expert_outputs = self.shape.total_experts() as usize
             * self.shape.expert_units.first().copied().unwrap_or(0) as usize;
         let numeric_words: &[u32] = numeric_words;
-        let params = sparse
-            .bias
-            .iter()
-            .zip(sparse.category_shift)
-            .zip(sparse.requant);
-        for (o, (acc, ((&bias, &shift), requant))) in s.sparse.iter_mut().zip(params).enumerate() {
+        for (o, (acc, p)) in s.sparse.iter_mut().zip(sparse.outputs).enumerate() {
             let at = o * numeric_stride;
             let weights = sparse
                 .numeric_weights
@@ -368,7 +379,11 @@ impl<'a> Int8Model<'a> {
             let numeric = dot_pairs_row::<D>(numeric_words, weights);
             // The constructor's bounds keep this sum inside i32; wrapping only makes that
             // independent of debug assertions.
-            let sum = (*acc << shift).wrapping_add(numeric).wrapping_add(bias);
+            let sum = acc
+                .wrapping_shl(u32::from(p.category_shift))
+                .wrapping_add(numeric)
+                .wrapping_add(p.bias);
+            let requant = p.requant();
             *acc = if o < expert_outputs {
                 requant.apply_clamped(sum, 0, ACTIVATION_MAX)
             } else {

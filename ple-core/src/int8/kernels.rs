@@ -8,11 +8,15 @@
 //! property tests), and `ArmDsp` (with the `arm-dsp` feature on `target_arch = "arm"`) issues
 //! the instructions themselves through inline assembly. Scalar and packed forms return the
 //! same bits for every input: the packed sums wrap exactly like the scalar ones
-//! (wrapping `i32`), and the 16-bit category sums are widened every [`ROWS_PER_I16_CHUNK`]
-//! rows, before they could leave `i16`.
+//! (wrapping `i32`), and the 16-bit category sums cannot leave `i16` for the at most
+//! [`ROWS_PER_I16_CHUNK`] rows a model may gather.
+//!
+//! `unsafe` appears only in `ArmDsp`: its instructions, and its gather, which checks every
+//! row once and then reads words unchecked. The portable gather checks every read.
 
 /// Rows of `i8` weights that can be summed in an `i16` lane without overflow:
-/// `256 * -128 == i16::MIN` and `256 * 127 < i16::MAX`.
+/// `256 * -128 == i16::MIN` and `256 * 127 < i16::MAX`; the most fields an int8 model may
+/// have.
 pub const ROWS_PER_I16_CHUNK: usize = 256;
 
 /// The two Arm DSP primitives the packed kernels are made of.
@@ -24,6 +28,15 @@ pub trait Dsp {
     fn sxtab16_ror8(acc: u32, w: u32) -> u32;
     /// `SMLAD`: `acc + lo(a) * lo(b) + hi(a) * hi(b)` on signed 16-bit lanes, wrapping.
     fn smlad(a: u32, b: u32, acc: i32) -> i32;
+
+    /// The packed gather ([`gather_rows_packed`]) as this target runs it best.
+    #[inline(always)]
+    fn gather_rows(table: &[i8], row_starts: &[u32], outputs: usize, packed: &mut [u32])
+    where
+        Self: Sized,
+    {
+        gather_rows_packed::<Self>(table, row_starts, outputs, packed);
+    }
 }
 
 /// The DSP primitives in plain Rust, bit-exact with the instructions.
@@ -92,13 +105,34 @@ impl Dsp for ArmDsp {
         }
         out
     }
+
+    /// Checks every row once, then reads weight words without bounds checks: this is the
+    /// hot loop of an int8 inference on a Cortex-M4 (29 rows of 138 weights for the default
+    /// model), where a check per word would cost as much as the additions themselves.
+    #[inline(always)]
+    fn gather_rows(table: &[i8], row_starts: &[u32], outputs: usize, packed: &mut [u32]) {
+        if !rows_fit(table, row_starts, outputs) {
+            gather_rows_packed::<Self>(table, row_starts, outputs, packed);
+            return;
+        }
+        let base = table.as_ptr();
+        let word = |start: u32, at: usize| -> u32 {
+            // SAFETY: `start` is one of `row_starts`, whose rows each end, rounded up to a
+            // word, inside `table` (checked above); `gather_blocks` keeps `at + 4` within
+            // that rounded-up row. Unaligned reads are done with `read_unaligned`.
+            let bytes = unsafe { base.add(start as usize + at).cast::<u32>().read_unaligned() };
+            u32::from_le(bytes)
+        };
+        gather_blocks::<Self>(row_starts, outputs, packed, word);
+    }
 }
 
 /// Sums selected rows of an `i8` table: `out[o] = sum over r of table[row_starts[r] + o]`.
 ///
-/// Rows are `out.len()` rounded up to a multiple of 4 long (the padding the packed form
-/// reads); a row that would run past the end of `table` is skipped, in both forms (the model
-/// view's constructor proves that none does).
+/// A row is `out.len()` bytes long; the packed form reads it a word at a time, up to
+/// `out.len()` rounded up to a multiple of 4, so a row whose rounded-up extent would run past
+/// the end of `table` is skipped, in both forms (the model view's constructor proves that
+/// none does).
 pub fn gather_rows_scalar(table: &[i8], row_starts: &[u32], out: &mut [i32]) {
     out.fill(0);
     let padded = out.len().div_ceil(4) * 4;
@@ -118,90 +152,98 @@ fn padded_row(table: &[i8], start: u32, padded: usize) -> Option<&[i8]> {
     table.get(start..start.checked_add(padded)?)
 }
 
-/// [`gather_rows_scalar`] with two 16-bit lanes per word, 16 outputs per pass over the rows.
-///
-/// Every row is checked once, up front; if one runs past the table the scalar twin computes
-/// the (identical) result instead. After that check the inner loop reads weight words without
-/// bounds checks: it is the hot loop of an int8 inference on a Cortex-M4 (29 rows of 138
-/// weights for the default model), where a check per row and block would cost as much as
-/// the additions themselves.
-pub fn gather_rows_packed<D: Dsp>(table: &[i8], row_starts: &[u32], out: &mut [i32]) {
-    let padded = out.len().div_ceil(4) * 4;
-    let fits = |s: u32| {
+/// Whether every row's word-rounded extent lies inside `table`.
+#[cfg(all(target_arch = "arm", feature = "arm-dsp"))]
+fn rows_fit(table: &[i8], row_starts: &[u32], outputs: usize) -> bool {
+    let padded = outputs.div_ceil(4) * 4;
+    row_starts.iter().all(|&s| {
         (s as usize)
             .checked_add(padded)
             .is_some_and(|end| end <= table.len())
+    })
+}
+
+/// [`gather_rows_scalar`] with two 16-bit lanes per word, the sums left packed: for every
+/// group of four outputs `4g..4g + 4`, `packed[2g]` holds outputs `4g` (low lane) and `4g + 2`
+/// (high lane), `packed[2g + 1]` outputs `4g + 1` and `4g + 3`; lanes wrap, so the sums are
+/// exact for up to [`ROWS_PER_I16_CHUNK`] rows (more rows wrap; the model view refuses
+/// them). `packed` holds `2 * outputs.div_ceil(4)` words.
+///
+/// This is the portable form: every word read is bounds-checked, so it needs no `unsafe`.
+/// `D::gather_rows` is what the forward pass calls; on Arm DSP cores it reads the words
+/// without checks after checking every row once.
+pub fn gather_rows_packed<D: Dsp>(
+    table: &[i8],
+    row_starts: &[u32],
+    outputs: usize,
+    packed: &mut [u32],
+) {
+    let padded = outputs.div_ceil(4) * 4;
+    let word = |start: u32, at: usize| -> u32 {
+        let start = start as usize;
+        let row_fits = start
+            .checked_add(padded)
+            .is_some_and(|end| end <= table.len());
+        let bytes = table.get(start + at..start + at + 4);
+        match (row_fits, bytes) {
+            (true, Some(&[a, b, c, d])) => u32::from_le_bytes([a as u8, b as u8, c as u8, d as u8]),
+            _ => 0,
+        }
     };
-    if !row_starts.iter().all(|&s| fits(s)) {
-        gather_rows_scalar(table, row_starts, out);
-        return;
+    gather_blocks::<D>(row_starts, outputs, packed, word);
+}
+
+/// The loops of the packed gather, over any word reader: three weight words (twelve outputs)
+/// per pass over the rows, which keeps six accumulators, the three word addresses and the
+/// row pointer in registers on a Cortex-M4; leftover words one at a time.
+#[inline(always)]
+pub(crate) fn gather_blocks<D: Dsp>(
+    row_starts: &[u32],
+    outputs: usize,
+    packed: &mut [u32],
+    word: impl Fn(u32, usize) -> u32,
+) {
+    let words = outputs.div_ceil(4);
+    let packed = packed.get_mut(..2 * words).unwrap_or(&mut []);
+    let mut blocks = packed.chunks_exact_mut(6);
+    let mut at = 0;
+    for block in &mut blocks {
+        let [mut a0, mut a1, mut b0, mut b1, mut c0, mut c1] = [0u32; 6];
+        for &start in row_starts {
+            let w = word(start, at);
+            a0 = D::sxtab16(a0, w);
+            a1 = D::sxtab16_ror8(a1, w);
+            let w = word(start, at + 4);
+            b0 = D::sxtab16(b0, w);
+            b1 = D::sxtab16_ror8(b1, w);
+            let w = word(start, at + 8);
+            c0 = D::sxtab16(c0, w);
+            c1 = D::sxtab16_ror8(c1, w);
+        }
+        block.copy_from_slice(&[a0, a1, b0, b1, c0, c1]);
+        at += 12;
     }
-    out.fill(0);
-    let base = table.as_ptr();
-    // The weight word `k` (4 bytes) of a row starting at byte `start`.
-    let word = |start: u32, k: usize| -> u32 {
-        // SAFETY: every `start` passed here is in `row_starts`, so `start + padded` is within
-        // `table` (checked above), and callers keep `k * 4 + 4 <= padded`; unaligned reads are
-        // done with `read_unaligned`.
-        let bytes = unsafe {
-            base.add(start as usize + 4 * k)
-                .cast::<u32>()
-                .read_unaligned()
-        };
-        u32::from_le(bytes)
-    };
-    let words = padded / 4;
-    for chunk in row_starts.chunks(ROWS_PER_I16_CHUNK) {
-        let mut k = 0;
-        while k + 4 <= words {
-            let [mut a, mut b, mut c, mut d, mut e, mut f, mut g, mut h] = [0u32; 8];
-            for &start in chunk {
-                let w = word(start, k);
-                a = D::sxtab16(a, w);
-                b = D::sxtab16_ror8(b, w);
-                let w = word(start, k + 1);
-                c = D::sxtab16(c, w);
-                d = D::sxtab16_ror8(d, w);
-                let w = word(start, k + 2);
-                e = D::sxtab16(e, w);
-                f = D::sxtab16_ror8(f, w);
-                let w = word(start, k + 3);
-                g = D::sxtab16(g, w);
-                h = D::sxtab16_ror8(h, w);
-            }
-            add_lanes(out, 4 * k, a, b);
-            add_lanes(out, 4 * k + 4, c, d);
-            add_lanes(out, 4 * k + 8, e, f);
-            add_lanes(out, 4 * k + 12, g, h);
-            k += 4;
+    for pair in blocks.into_remainder().chunks_exact_mut(2) {
+        let [mut even, mut odd] = [0u32; 2];
+        for &start in row_starts {
+            let w = word(start, at);
+            even = D::sxtab16(even, w);
+            odd = D::sxtab16_ror8(odd, w);
         }
-        while k < words {
-            let [mut a, mut b] = [0u32; 2];
-            for &start in chunk {
-                let w = word(start, k);
-                a = D::sxtab16(a, w);
-                b = D::sxtab16_ror8(b, w);
-            }
-            add_lanes(out, 4 * k, a, b);
-            k += 1;
-        }
+        pair.copy_from_slice(&[even, odd]);
+        at += 4;
     }
 }
 
-/// Widens the lanes of one weight word's accumulators into `out[at..at + 4]`: `even` holds
-/// outputs `at` and `at + 2`, `odd` outputs `at + 1` and `at + 3`.
+/// The four sums of group `g` of a packed gather, in output order.
 #[inline(always)]
-fn add_lanes(out: &mut [i32], at: usize, even: u32, odd: u32) {
-    let values = [
-        even as u16,
-        odd as u16,
-        (even >> 16) as u16,
-        (odd >> 16) as u16,
-    ];
-    let tail = out.get_mut(at..).unwrap_or(&mut []);
-    for (acc, v) in tail.iter_mut().zip(values) {
-        *acc = acc.wrapping_add(i32::from(v as i16));
-    }
+pub fn unpack_group(even: u32, odd: u32) -> [i32; 4] {
+    [
+        i32::from(even as u16 as i16),
+        i32::from(odd as u16 as i16),
+        i32::from((even >> 16) as u16 as i16),
+        i32::from((odd >> 16) as u16 as i16),
+    ]
 }
 
 /// Packs `i16` values two per word, low lane first (`values.len()` odd: the last high lane

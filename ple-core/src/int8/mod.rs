@@ -27,11 +27,13 @@
 //! `acc_o = (G_o << category_shift_o) + D_o + bias_o`
 //!
 //! - `G_o` is the sum of the `i8` weights of the selected category of every field. Each
-//!   category's weights for all `N` outputs are one contiguous row (padded to a multiple of 4
-//!   bytes), so the sum is a gather of at most 29 rows; it is accumulated in 16-bit lanes
-//!   (exact for up to 256 rows), two outputs per 32-bit word with `SXTAB16` on Arm DSP cores
-//!   (see [`kernels`]). The weight scale `s_o = u_o << category_shift_o` is per output channel
-//!   and symmetric.
+//!   category's weights for all `N` outputs are one contiguous row; rows follow each other with
+//!   no padding (the table alone is padded at its end to a multiple of 4 bytes, see
+//!   [`category_weights_len`]), so the sum is a gather of at most 29 rows read a 32-bit word at
+//!   a time. It is accumulated in 16-bit lanes, two outputs per 32-bit word with `SXTAB16` on
+//!   Arm DSP cores (see [`kernels`]), which is exact because a model has at most
+//!   [`kernels::ROWS_PER_I16_CHUNK`] fields. The weight scale `s_o = u_o << category_shift_o`
+//!   is per output channel and symmetric.
 //! - `D_o` is the numeric part with the normalisation `(x - mean) / std` folded in: the
 //!   `1/std` goes into the weights, the mean into the bias. Each numeric input is first
 //!   rescaled by its own [`Requant`] to an `i16` column value `q_j` (saturating at
@@ -40,6 +42,9 @@
 //! - The quantiser chooses `u_o` so that `|G_o << shift| <= 2^28`, `sum_j |w_oj| <= 2^15` and
 //!   `|bias_o| <= 2^29`; the constructor checks these bounds, which prove that `acc_o` never
 //!   overflows `i32`.
+//! - Everything else an output needs (bias, category shift, requantisation) is one 12-byte
+//!   `#[repr(C)]` record per output ([`SparseOutput`]), so the per-output step reads a single
+//!   stream of parameters besides its numeric weights.
 //!
 //! # Activations, requantisation, gates
 //!
@@ -71,7 +76,10 @@ pub mod kernels;
 mod model;
 
 pub use fixed::{Requant, LOGIT_FRAC_BITS, Q15_ONE};
-pub use model::{scratch_words, DenseLayers, Int8Kernel, Int8Model, SparseLayer};
+pub use model::{
+    category_weights_len, scratch_words, DenseLayers, Int8Kernel, Int8Model, SparseLayer,
+    SparseOutput,
+};
 
 use core::fmt;
 
@@ -109,11 +117,13 @@ pub enum Int8Array {
     CategoryWeights,
     /// [`SparseLayer::numeric_weights`].
     NumericWeights,
-    /// [`SparseLayer::bias`].
+    /// [`SparseLayer::outputs`] (its length).
+    SparseOutputs,
+    /// [`SparseOutput::bias`].
     FirstBias,
-    /// [`SparseLayer::category_shift`].
+    /// [`SparseOutput::category_shift`].
     CategoryShift,
-    /// [`SparseLayer::requant`].
+    /// [`SparseOutput::multiplier`] and [`SparseOutput::right_shift`].
     FirstRequant,
     /// [`DenseLayers::weights`].
     DenseWeights,
@@ -143,6 +153,9 @@ pub enum Int8Error {
     Range { array: Int8Array, index: usize },
     /// A dense layer is wider than [`MAX_DENSE_INPUTS`].
     LayerTooWide { inputs: u32 },
+    /// More categorical fields than the 16-bit category sums hold exactly
+    /// ([`kernels::ROWS_PER_I16_CHUNK`]).
+    TooManyFields { fields: usize },
     /// The input has `found` numeric values instead of `expected`.
     NumericInputs { expected: usize, found: usize },
     /// The input has `found` categories instead of `expected` (one per field).
@@ -179,6 +192,11 @@ impl fmt::Display for Int8Error {
                     "a dense layer has {inputs} inputs, more than {MAX_DENSE_INPUTS}"
                 )
             }
+            Int8Error::TooManyFields { fields } => write!(
+                f,
+                "{fields} categorical fields, more than {}",
+                kernels::ROWS_PER_I16_CHUNK
+            ),
             Int8Error::NumericInputs { expected, found } => {
                 write!(f, "input has {found} numeric values, expected {expected}")
             }

@@ -1,6 +1,7 @@
 //! The int8 model view: borrowed arrays, their validation, and the scratch layout.
 
 use super::fixed::Requant;
+use super::kernels::ROWS_PER_I16_CHUNK;
 use super::{
     Int8Array, Int8Error, CATEGORY_SUM_LIMIT, FIRST_BIAS_LIMIT, MAX_DENSE_INPUTS,
     NUMERIC_WEIGHT_SUM_LIMIT,
@@ -22,17 +23,54 @@ pub struct SparseLayer<'a> {
     /// Numeric columns and vocabulary sizes of the input (the same value the f32 and f16
     /// models use); category rows follow fields and vocabularies in order.
     pub layout: InputLayout<'a>,
-    /// `[rows, stride]` weights (one row per category of every field), `stride` being the output count rounded up to a multiple of
-    /// 4 (padding bytes are 0).
+    /// `[rows, outputs]` weights, one row per category of every field, rows back to back,
+    /// followed by zero bytes up to a multiple of 4 ([`category_weights_len`]): kernels
+    /// read rows a 32-bit word at a time, and the last word of a row may run into the next.
     pub category_weights: &'a [i8],
     /// `[outputs, numeric rounded up to even]` numeric weights (padding 0).
     pub numeric_weights: &'a [i16],
-    /// `[outputs]` bias in accumulator units.
-    pub bias: &'a [i32],
-    /// `[outputs]` left shift of the category sum into accumulator units.
-    pub category_shift: &'a [u8],
-    /// `[outputs]` from accumulator units to the activation (experts) or Q16 logit (gates).
-    pub requant: &'a [Requant],
+    /// `[outputs]` bias, category shift and requantisation of every output, in one record
+    /// each so that the per-output step reads one stream.
+    pub outputs: &'a [SparseOutput],
+}
+
+/// What the first layer needs per output besides its weights (see the [module
+/// documentation](super)): `acc = (G << category_shift) + D + bias`, then
+/// `Requant::new(multiplier, right_shift)` to the activation or Q16 logit.
+///
+/// `#[repr(C)]`, 12 bytes: the same record serves C callers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[repr(C)]
+pub struct SparseOutput {
+    /// Bias in accumulator units (`|bias| <= FIRST_BIAS_LIMIT`).
+    pub bias: i32,
+    /// Mantissa of the requantisation from accumulator units ([`Requant::multiplier`]).
+    pub multiplier: i32,
+    /// Right shift of the requantisation ([`Requant::right_shift`]).
+    pub right_shift: u8,
+    /// Left shift of the category sum into accumulator units.
+    pub category_shift: u8,
+}
+
+impl SparseOutput {
+    /// The requantisation from accumulator units.
+    #[inline(always)]
+    pub const fn requant(&self) -> Requant {
+        Requant::new(self.multiplier, self.right_shift)
+    }
+}
+
+/// Length of [`SparseLayer::category_weights`] for `rows` category rows of `outputs` weights.
+///
+/// The gather reads every row a word at a time, up to `outputs` rounded up to a multiple of 4,
+/// so the table extends past the start of its last row by that rounded-up width (and its
+/// length is a multiple of 4): `rows * outputs` alone would leave the last row's final word
+/// outside the table whenever `outputs` is not a multiple of 4.
+pub const fn category_weights_len(rows: usize, outputs: usize) -> usize {
+    if rows == 0 {
+        return 0;
+    }
+    ((rows - 1) * outputs + outputs.div_ceil(4) * 4).div_ceil(4) * 4
 }
 
 /// Every other dense layer, in the order of [`PleShape::layers`] without the layers of the
@@ -139,6 +177,7 @@ const fn max_of(mut units: &[u32]) -> usize {
 #[derive(Clone, Copy, Debug)]
 pub(super) struct ScratchLayout {
     pub sparse: usize,
+    pub packed: usize,
     pub rows: usize,
     pub numeric: usize,
     pub experts: usize,
@@ -156,7 +195,8 @@ impl ScratchLayout {
         let experts_total = shape.total_experts() as usize;
         let width = shape.expert_width() as usize;
         let sparse = 0;
-        let rows = sparse + sparse_outputs(shape);
+        let packed = sparse + sparse_outputs(shape);
+        let rows = packed + packed_words(shape);
         let numeric_at = rows + fields;
         let experts = numeric_at + numeric.div_ceil(2);
         let separate_experts = shape.expert_units.len() > 1 || shape.levels > 1;
@@ -176,6 +216,7 @@ impl ScratchLayout {
         let end = mixed1 + if shape.levels > 1 { mixed_len } else { 0 };
         ScratchLayout {
             sparse,
+            packed,
             rows,
             numeric: numeric_at,
             experts,
@@ -188,6 +229,12 @@ impl ScratchLayout {
             end,
         }
     }
+}
+
+/// Words of the first layer's category sums packed as `i16` pairs: two words per four
+/// outputs.
+pub(super) const fn packed_words(shape: &PleShape<'_>) -> usize {
+    sparse_outputs(shape).div_ceil(4) * 2
 }
 
 /// Scratch words (`i32`) a prediction needs for a model of `shape` with `numeric` numeric
@@ -321,10 +368,9 @@ fn validate_sparse(shape: &PleShape<'_>, sparse: &SparseLayer<'_>) -> Result<(),
         numeric,
     )?;
     let rows = shape.input_dim as usize - numeric;
-    let stride = outputs.div_ceil(4) * 4;
     check_len(
         Int8Array::CategoryWeights,
-        rows * stride,
+        category_weights_len(rows, outputs),
         sparse.category_weights.len(),
     )?;
     let numeric_stride = numeric.div_ceil(2) * 2;
@@ -333,18 +379,24 @@ fn validate_sparse(shape: &PleShape<'_>, sparse: &SparseLayer<'_>) -> Result<(),
         outputs * numeric_stride,
         sparse.numeric_weights.len(),
     )?;
-    check_len(Int8Array::FirstBias, outputs, sparse.bias.len())?;
-    check_len(
-        Int8Array::CategoryShift,
-        outputs,
-        sparse.category_shift.len(),
-    )?;
-    check_len(Int8Array::FirstRequant, outputs, sparse.requant.len())?;
-    check_requants(Int8Array::FirstRequant, sparse.requant)?;
+    check_len(Int8Array::SparseOutputs, outputs, sparse.outputs.len())?;
+    if let Some(index) = sparse.outputs.iter().position(|o| !o.requant().is_valid()) {
+        return Err(Int8Error::Range {
+            array: Int8Array::FirstRequant,
+            index,
+        });
+    }
     // Bounds that prove the first layer's accumulator stays inside i32.
+    // The packed kernels sum category rows in 16-bit lanes.
+    if sparse.layout.fields() > ROWS_PER_I16_CHUNK {
+        return Err(Int8Error::TooManyFields {
+            fields: sparse.layout.fields(),
+        });
+    }
     let fields = sparse.layout.fields() as i64;
     let category_max = fields * 128;
-    for (index, &shift) in sparse.category_shift.iter().enumerate() {
+    for (index, output) in sparse.outputs.iter().enumerate() {
+        let shift = output.category_shift;
         if shift > 28 || category_max << shift > CATEGORY_SUM_LIMIT {
             return Err(Int8Error::Range {
                 array: Int8Array::CategoryShift,
@@ -353,9 +405,9 @@ fn validate_sparse(shape: &PleShape<'_>, sparse: &SparseLayer<'_>) -> Result<(),
         }
     }
     if let Some(index) = sparse
-        .bias
+        .outputs
         .iter()
-        .position(|&b| i64::from(b).abs() > FIRST_BIAS_LIMIT)
+        .position(|o| i64::from(o.bias).abs() > FIRST_BIAS_LIMIT)
     {
         return Err(Int8Error::Range {
             array: Int8Array::FirstBias,
