@@ -10,6 +10,11 @@
 //! promise, as with any C API.
 //!
 //! A pointer whose length is 0 may be null.
+//!
+//! The f32 and f16 models are one packed weight array each (`ple_model_f32`,
+//! `ple_model_f16`); the int8 model (`ple_model_int8`, [`PleModelInt8`]) mirrors the arrays
+//! of [`crate::int8::Int8Model`] and has its own predict function with integer inputs and
+//! outputs.
 #![deny(
     clippy::indexing_slicing,
     clippy::unwrap_used,
@@ -17,6 +22,13 @@
     clippy::panic,
     clippy::unreachable
 )]
+
+mod int8;
+
+pub use int8::{
+    int8_error_code, ple_int8_gates_len, ple_int8_scratch_len, ple_predict_int8, ple_validate_int8,
+    PleModelInt8,
+};
 
 use core::mem::size_of;
 
@@ -58,6 +70,10 @@ pub const PLE_ERR_CANONICAL_LENGTH: i32 = -11;
 pub const PLE_ERR_POINTER: i32 = -12;
 /// An output buffer overlaps another buffer of the call.
 pub const PLE_ERR_OVERLAP: i32 = -13;
+/// An int8 model's entry is outside the bounds that make its integer arithmetic exact (a
+/// requantisation multiplier or shift, a first-layer shift, bias or numeric weight sum, a
+/// mixing ratio).
+pub const PLE_ERR_RANGE: i32 = -14;
 
 /// The shape of a network (see `ple_core::shape`).
 #[repr(C)]
@@ -505,6 +521,7 @@ pub extern "C" fn ple_error_message(code: i32) -> *const core::ffi::c_char {
         PLE_ERR_CANONICAL_LENGTH => c"canonical parameter count is wrong",
         PLE_ERR_POINTER => c"misaligned pointer or unaddressable length",
         PLE_ERR_OVERLAP => c"an output buffer overlaps another buffer",
+        PLE_ERR_RANGE => c"an int8 model entry is out of its range",
         _ => c"unknown status code",
     };
     text.as_ptr()

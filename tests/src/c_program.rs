@@ -1,13 +1,15 @@
-//! Building `tests/c/predict.c` against the static library `libple_core.a` and a model baked
-//! by ple-codegen's C emitter, with the rows to check and Rust's outputs for them in a
-//! generated `rows.h`.
+//! Building `tests/c/predict.c` (f32) and `tests/c/predict_int8.c` against the static library
+//! `libple_core.a` and a model baked by ple-codegen's C emitter, with the rows to check and
+//! Rust's outputs for them in a generated `rows.h`.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use ple_codegen::codegen::c::hex_float;
-use ple_codegen::codegen::{bake_file, emit_c, BakedWeights, Precision};
+use ple_codegen::codegen::calibration::read_calibration;
+use ple_codegen::codegen::{bake_file, bake_int8, emit_c, sha256_hex, BakedWeights, Precision};
+use ple_core::int8::Int8Input;
 use ple_core::{Input, InputLayout, PleModel};
 
 use crate::census_rows::{first_test_rows, SparseRows};
@@ -120,6 +122,9 @@ fn rows_header(data: &SparseRows, expected: &[f32], tasks: usize) -> String {
         let _ = writeln!(h, "    {{{}}},", items.join(", "));
     }
     h.push_str("};\n");
+    if expected.is_empty() {
+        return h;
+    }
     let _ = writeln!(h, "static const float ROW_EXPECTED[ROWS][MODEL_TASKS] = {{");
     for row in expected.chunks(tasks.max(1)) {
         let items: Vec<String> = row.iter().map(|&v| hex_float(v)).collect();
@@ -132,4 +137,75 @@ fn rows_header(data: &SparseRows, expected: &[f32], tasks: usize) -> String {
 /// The include directory of the C ABI header `ple_core.h`.
 pub fn abi_include() -> PathBuf {
     paths::workspace().join("ple-core/capi/include")
+}
+
+/// Writes `model.h`, `model.c` (ple-codegen, int8, calibrated on the first training rows as
+/// the command line does) and `rows.h` (the first `rows` test rows as raw values, with
+/// ple-core's Q16 logits and Q15 probabilities for them) into `dir`.
+///
+/// # Panics
+/// When baking, reading the data or predicting fails.
+pub fn generate_int8(model_path: &Path, rows: usize, dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    let model = ple_codegen::ModelFile::load(model_path).unwrap_or_else(|e| panic!("{e}"));
+    let Some(spec) = model.feature_spec.as_ref() else {
+        panic!(
+            "{}: no feature spec to encode calibration rows",
+            model_path.display()
+        )
+    };
+    let (train_path, _) =
+        ple_train::census::locate_raw_files(&paths::census_dir()).unwrap_or_else(|e| panic!("{e}"));
+    let (numeric, categories) =
+        read_calibration(&train_path, spec, 2_000).unwrap_or_else(|e| panic!("{e}"));
+    let calibration = ple_codegen::quantise::SparseRows {
+        numeric: &numeric,
+        categories: &categories,
+    };
+    let bytes = std::fs::read(model_path).unwrap_or_else(|e| panic!("{e}"));
+    let baked = bake_int8(model_path, model.clone(), sha256_hex(&bytes), calibration)
+        .unwrap_or_else(|e| panic!("{e}"));
+    for file in emit_c(&baked, "model").unwrap_or_else(|e| panic!("{e}")) {
+        let path = dir.join(&file.name);
+        std::fs::write(&path, file.contents).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    }
+    let BakedWeights::Int8(params) = &baked.weights else {
+        unreachable!("baked as int8")
+    };
+    let view = params.model().unwrap_or_else(|e| panic!("{e}"));
+    let data = first_test_rows(&model, rows);
+    let tasks = view.shape().tasks as usize;
+    let mut scratch = vec![0i32; view.scratch_words()];
+    let (mut logits, mut q15) = (Vec::new(), Vec::new());
+    for row in 0..data.rows() {
+        let (numeric, categories) = data.row(row);
+        let mut fixed = vec![0i32; numeric.len()];
+        params
+            .encode_numeric(numeric, &mut fixed)
+            .unwrap_or_else(|e| panic!("row {row}: {e}"));
+        let input = Int8Input {
+            numeric: &fixed,
+            categories,
+        };
+        let (mut z, mut p) = (vec![0i32; tasks], vec![0u16; tasks]);
+        view.predict(&input, &mut scratch, &mut z, &mut p)
+            .unwrap_or_else(|e| panic!("row {row}: {e}"));
+        logits.extend(z);
+        q15.extend(p);
+    }
+    let mut h = rows_header(&data, &[], tasks);
+    let _ = writeln!(h, "static const int32_t ROW_LOGITS[ROWS][MODEL_TASKS] = {{");
+    for row in logits.chunks(tasks.max(1)) {
+        let items: Vec<String> = row.iter().map(|v| v.to_string()).collect();
+        let _ = writeln!(h, "    {{{}}},", items.join(", "));
+    }
+    h.push_str("};\n");
+    let _ = writeln!(h, "static const uint16_t ROW_Q15[ROWS][MODEL_TASKS] = {{");
+    for row in q15.chunks(tasks.max(1)) {
+        let items: Vec<String> = row.iter().map(|v| format!("{v}u")).collect();
+        let _ = writeln!(h, "    {{{}}},", items.join(", "));
+    }
+    h.push_str("};\n");
+    let path = dir.join("rows.h");
+    std::fs::write(&path, h).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
 }

@@ -1,5 +1,6 @@
 //! The C static library: a C program links `libple_core.a` with a model header baked by
-//! ple-codegen and predicts Census test rows exactly as ple-core does in Rust.
+//! ple-codegen and predicts Census test rows exactly as ple-core does in Rust, at f32
+//! (`tests/c/predict.c`) and int8 (`tests/c/predict_int8.c`, bit for bit).
 
 use std::process::Command;
 
@@ -10,10 +11,37 @@ const ROWS: usize = 128;
 
 #[test]
 fn host_c_program_matches_rust_under_address_and_undefined_sanitizers() {
-    let gcc = tools::require(tools::GCC);
-    let library = c_program::static_library(None);
     let dir = paths::artefacts().join("c-host");
     c_program::generate(&model::model_path(), ROWS, &dir);
+    run_on_host(&dir, "predict.c");
+}
+
+#[test]
+fn host_c_program_int8_matches_rust_bit_for_bit_under_sanitizers() {
+    let dir = paths::artefacts().join("c-host-int8");
+    c_program::generate_int8(&model::model_path(), ROWS, &dir);
+    run_on_host(&dir, "predict_int8.c");
+}
+
+#[test]
+fn cortex_m4f_c_program_matches_rust_under_qemu() {
+    let dir = paths::artefacts().join("c-cortex-m4f");
+    c_program::generate(&model::model_path(), ROWS, &dir);
+    run_on_cortex_m4f(&dir, "predict.c");
+}
+
+#[test]
+fn cortex_m4f_c_program_int8_matches_rust_bit_for_bit_under_qemu() {
+    let dir = paths::artefacts().join("c-cortex-m4f-int8");
+    c_program::generate_int8(&model::model_path(), ROWS, &dir);
+    run_on_cortex_m4f(&dir, "predict_int8.c");
+}
+
+/// Builds `tests/c/<source>` with the generated files in `dir` for the host, with
+/// AddressSanitizer and UBSan, runs it and checks its report.
+fn run_on_host(dir: &std::path::Path, source: &str) {
+    let gcc = tools::require(tools::GCC);
+    let library = c_program::static_library(None);
     let program = dir.join("predict");
     tools::run(
         Command::new(gcc)
@@ -22,8 +50,8 @@ fn host_c_program_matches_rust_under_address_and_undefined_sanitizers() {
             .arg("-I")
             .arg(c_program::abi_include())
             .arg("-I")
-            .arg(&dir)
-            .arg(c_program::sources().join("predict.c"))
+            .arg(dir)
+            .arg(c_program::sources().join(source))
             .arg(dir.join("model.c"))
             .arg(&library)
             .args(["-lm", "-lpthread", "-ldl", "-o"])
@@ -37,13 +65,12 @@ fn host_c_program_matches_rust_under_address_and_undefined_sanitizers() {
     assert!(stdout.contains("errors=0\n"), "{stdout}");
 }
 
-#[test]
-fn cortex_m4f_c_program_matches_rust_under_qemu() {
+/// Builds `tests/c/<source>` with the generated files in `dir` for a Cortex-M4F, runs it
+/// under QEMU and checks its report.
+fn run_on_cortex_m4f(dir: &std::path::Path, source: &str) {
     let gcc = tools::require(tools::ARM_GCC);
     let qemu = tools::require(tools::QEMU_ARM);
     let library = c_program::static_library(Some("thumbv7em-none-eabihf"));
-    let dir = paths::artefacts().join("c-cortex-m4f");
-    c_program::generate(&model::model_path(), ROWS, &dir);
     let sources = c_program::sources();
     let program = dir.join("predict.elf");
     tools::run(
@@ -72,9 +99,9 @@ fn cortex_m4f_c_program_matches_rust_under_qemu() {
             .arg("-I")
             .arg(c_program::abi_include())
             .arg("-I")
-            .arg(&dir)
+            .arg(dir)
             .arg(sources.join("cortex_m4f_startup.c"))
-            .arg(sources.join("predict.c"))
+            .arg(sources.join(source))
             .arg(dir.join("model.c"))
             .arg(&library)
             .args(["-lm", "-o"])

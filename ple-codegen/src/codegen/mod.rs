@@ -9,7 +9,8 @@
 //! same bytes.
 //!
 //! Rust output (`model.rs`) is meant for `include!` (from a `build.rs` writing to `OUT_DIR`,
-//! or a checked-in file): it needs the `ple-core` crate, and `half` for f16. It holds `SHAPE`,
+//! or a checked-in file): it needs only the `ple-core` crate (f16 weights are
+//! `ple_core::half::f16`). It holds `SHAPE`,
 //! `LAYOUT`, `WEIGHTS` (exact bit patterns), `MODEL` (checked at compile time), `SCRATCH_LEN`,
 //! `TASKS`, `TASK_NAMES`, the feature spec tables with `encode`, and `predict`. C output is a
 //! header and a source file for ple-core's C ABI (see [`c`]).
@@ -67,7 +68,7 @@ pub enum Lang {
 pub enum BakedWeights {
     F32(Vec<f32>),
     F16(Vec<f16>),
-    /// The int8 arrays (Rust output only).
+    /// The int8 arrays.
     Int8(Box<Int8Params>),
 }
 
@@ -180,7 +181,7 @@ pub enum CodegenError {
         line: usize,
         reason: String,
     },
-    /// This output language does not support the precision (C and int8).
+    /// What was asked for is not supported (e.g. int8 without calibration rows).
     Unsupported { what: &'static str },
     /// The generated tokens are not a Rust file (a bug in the emitter).
     Syntax(syn::Error),
@@ -426,11 +427,6 @@ pub fn emit_rust(baked: &Baked) -> Result<GeneratedFile, CodegenError> {
 /// The C header and source (`<name>.h`, `<name>.c`) for a baked model; `name` prefixes every
 /// C identifier (e.g. `ple_model`).
 pub fn emit_c(baked: &Baked, name: &str) -> Result<Vec<GeneratedFile>, CodegenError> {
-    if matches!(baked.weights, BakedWeights::Int8(_)) {
-        return Err(CodegenError::Unsupported {
-            what: "int8 models in C (ple_core.h has no int8 ABI)",
-        });
-    }
     Ok(c::emit(baked, name, &header_lines(baked)))
 }
 

@@ -40,6 +40,7 @@ extern "C" {
 #define PLE_ERR_CANONICAL_LENGTH (-11) /* canonical parameter count is wrong */
 #define PLE_ERR_POINTER (-12)          /* misaligned pointer or unaddressable length */
 #define PLE_ERR_OVERLAP (-13)          /* an output buffer overlaps another buffer */
+#define PLE_ERR_RANGE (-14)            /* an int8 model entry is out of its range */
 
 /* The category index of a value not in the vocabulary: an all-zero one-hot block. */
 #define PLE_UNKNOWN_CATEGORY 0xFFFFu
@@ -124,6 +125,84 @@ int32_t ple_predict_sparse_f16(const ple_model_f16 *model,
                                float *scratch, size_t scratch_len,
                                float *probabilities, size_t probabilities_len,
                                float *gates, size_t gates_len);
+
+/* ---- int8: integer-only inference, bit-exact on every target ----
+ *
+ * The arrays of ple-core's `int8::Int8Model` (see the ple-core documentation, module `int8`,
+ * for their layout and the arithmetic; ple-codegen generates them). Every array is a pointer
+ * and a length; ple_validate_int8 checks the lengths against the shape and every entry against
+ * the bounds that prove the integer arithmetic exact (PLE_ERR_RANGE otherwise). */
+
+/* A real multiplier: multiplier * 2^-right_shift (multiplier in [2^30, 2^31) or 0, right_shift
+ * in 1..=63). */
+typedef struct ple_requant {
+    int32_t multiplier;
+    uint8_t right_shift;
+} ple_requant;
+
+/* Per output of the first layer: acc = (category sum << category_shift) + numeric part + bias,
+ * then the requantisation multiplier * 2^-right_shift (as ple_requant). */
+typedef struct ple_sparse_output {
+    int32_t bias;
+    int32_t multiplier;
+    uint8_t right_shift;
+    uint8_t category_shift;
+} ple_sparse_output;
+
+typedef struct ple_model_int8 {
+    ple_shape shape;
+    ple_input_layout layout;
+    uint8_t numeric_frac_bits;  /* numeric inputs are round(raw * 2^numeric_frac_bits) */
+    /* The level-0 first layers of every expert and gate, as one sparse layer. */
+    const ple_requant *numeric_prescale; /* one per numeric column */
+    size_t numeric_prescale_len;
+    const int8_t *category_weights;      /* [categories][outputs], zero-padded to 4n bytes */
+    size_t category_weights_len;
+    const int16_t *numeric_weights;      /* [outputs][numeric rounded up to even] */
+    size_t numeric_weights_len;
+    const ple_sparse_output *sparse_outputs; /* one per output */
+    size_t sparse_outputs_len;
+    /* Every other layer: weights [outputs][inputs] layer after layer, then per output. */
+    const int8_t *dense_weights;
+    size_t dense_weights_len;
+    const int32_t *dense_bias;
+    size_t dense_bias_len;
+    const ple_requant *dense_requant;
+    size_t dense_requant_len;
+    /* Gate mixing ratios, Q15. */
+    const uint16_t *mix_ratios;
+    size_t mix_ratios_len;
+} ple_model_int8;
+
+/* PLE_OK if every array fits the shape and every entry its bounds, else why not. */
+int32_t ple_validate_int8(const ple_model_int8 *model);
+
+/* int32_t words of scratch ple_predict_int8 needs for any choice of outputs; 0 for a NULL or
+ * invalid model. */
+size_t ple_int8_scratch_len(const ple_model_int8 *model);
+
+/* Gate weights ple_predict_int8 reports: for each level, each task gate's weights (its own
+ * experts, then the shared ones); 0 for a NULL or invalid model. */
+size_t ple_int8_gates_len(const ple_model_int8 *model);
+
+/* Predicts one record: `numeric_len` == layout.numeric fixed-point values
+ * (round(raw * 2^numeric_frac_bits)) and one category index per field (PLE_UNKNOWN_CATEGORY
+ * for an unseen value). Writes per task the Q16 logit (`logits`, 65536 == 1.0) and the Q15
+ * probability (`probabilities`, 32768 == 1.0); either may be NULL with length 0, not both
+ * (PLE_ERR_NULL). `gates` as for the float models, in Q15, or NULL with gates_len = 0.
+ * scratch_len must be at least ple_int8_scratch_len (with both outputs, the engine's own
+ * words suffice). The model is validated on every call. Returns PLE_OK or a negative status
+ * code: PLE_ERR_NULL, PLE_ERR_POINTER, PLE_ERR_SHAPE, PLE_ERR_INPUT_LAYOUT,
+ * PLE_ERR_WEIGHTS_LENGTH and PLE_ERR_RANGE (the model), PLE_ERR_INPUT_LENGTH,
+ * PLE_ERR_CATEGORY, PLE_ERR_SCRATCH_LENGTH, PLE_ERR_OUTPUT_LENGTH, PLE_ERR_GATES_LENGTH,
+ * PLE_ERR_OVERLAP (an output overlapping another buffer or a model array). */
+int32_t ple_predict_int8(const ple_model_int8 *model,
+                         const int32_t *numeric, size_t numeric_len,
+                         const uint16_t *categories, size_t categories_len,
+                         int32_t *scratch, size_t scratch_len,
+                         int32_t *logits, size_t logits_len,
+                         uint16_t *probabilities, size_t probabilities_len,
+                         uint16_t *gates, size_t gates_len);
 
 /* A static English description of a status code. */
 const char *ple_error_message(int32_t code);

@@ -1,0 +1,321 @@
+//! The int8 model ([`crate::int8`]) in the C ABI: a `#[repr(C)]` struct of pointers and
+//! lengths mirroring [`Int8Model`]'s arrays, a validating check, and one predict function.
+//!
+//! Validation is [`Int8Model::new`] itself, run on every call: the bounds it checks are what
+//! proves the integer arithmetic cannot overflow, so no call skips them. The outputs are the
+//! integer ones of the Rust API: Q16 logits and Q15 probabilities (`32768 == 1.0`) per task,
+//! and optionally the task gates' Q15 weights. A caller may omit the logits or the
+//! probabilities (not both); the omitted ones are then computed in `tasks` extra words at the
+//! end of the scratch buffer, which [`ple_int8_scratch_len`] includes, so nothing is kept on
+//! the stack that grows with the model.
+
+use super::{
+    check_ptr, layout_from, shape_from, slice, slice_mut, PleInputLayoutC, PleShapeC, Span,
+    PLE_ERR_CATEGORY, PLE_ERR_GATES_LENGTH, PLE_ERR_INPUT_LAYOUT, PLE_ERR_INPUT_LENGTH,
+    PLE_ERR_NULL, PLE_ERR_OUTPUT_LENGTH, PLE_ERR_OVERLAP, PLE_ERR_POINTER, PLE_ERR_RANGE,
+    PLE_ERR_SCRATCH_LENGTH, PLE_ERR_SHAPE, PLE_ERR_WEIGHTS_LENGTH, PLE_OK,
+};
+use crate::int8::{
+    DenseLayers, Int8Error, Int8Input, Int8Model, Requant, SparseLayer, SparseOutput,
+};
+
+/// An int8 model: the shape, the input layout, and the arrays of
+/// [`SparseLayer`](crate::int8::SparseLayer), [`DenseLayers`](crate::int8::DenseLayers) and
+/// the gate mixing ratios, each a pointer and a length. `ple_requant` is [`Requant`] and
+/// `ple_sparse_output` is [`SparseOutput`], both `#[repr(C)]`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct PleModelInt8 {
+    pub shape: PleShapeC,
+    pub layout: PleInputLayoutC,
+    /// Numeric inputs are `round(raw * 2^numeric_frac_bits)`.
+    pub numeric_frac_bits: u8,
+    /// One per numeric column.
+    pub numeric_prescale: *const Requant,
+    pub numeric_prescale_len: usize,
+    pub category_weights: *const i8,
+    pub category_weights_len: usize,
+    pub numeric_weights: *const i16,
+    pub numeric_weights_len: usize,
+    /// Bias, shifts and requantisation of each first-layer output.
+    pub sparse_outputs: *const SparseOutput,
+    pub sparse_outputs_len: usize,
+    pub dense_weights: *const i8,
+    pub dense_weights_len: usize,
+    pub dense_bias: *const i32,
+    pub dense_bias_len: usize,
+    pub dense_requant: *const Requant,
+    pub dense_requant_len: usize,
+    /// Q15, one per (gate, mixed expert) pair over all levels.
+    pub mix_ratios: *const u16,
+    pub mix_ratios_len: usize,
+}
+
+/// The status code of an int8 error.
+pub const fn int8_error_code(e: Int8Error) -> i32 {
+    match e {
+        Int8Error::Shape(_) | Int8Error::LayerTooWide { .. } => PLE_ERR_SHAPE,
+        Int8Error::Layout | Int8Error::TooManyFields { .. } => PLE_ERR_INPUT_LAYOUT,
+        Int8Error::Length { .. } => PLE_ERR_WEIGHTS_LENGTH,
+        Int8Error::Range { .. } => PLE_ERR_RANGE,
+        Int8Error::NumericInputs { .. } | Int8Error::CategoricalInputs { .. } => {
+            PLE_ERR_INPUT_LENGTH
+        }
+        Int8Error::CategoryOutOfRange { .. } => PLE_ERR_CATEGORY,
+        Int8Error::Scratch { .. } => PLE_ERR_SCRATCH_LENGTH,
+        Int8Error::Output { .. } => PLE_ERR_OUTPUT_LENGTH,
+    }
+}
+
+/// The model's arrays as byte ranges, for the overlap check of the outputs.
+type ModelSpans = [Span; 11];
+
+/// # Safety
+/// `ptr` and `len` as for [`slice`], after [`check_ptr`].
+unsafe fn checked<'a, T>(ptr: *const T, len: usize) -> Result<&'a [T], i32> {
+    check_ptr(ptr, len)?;
+    // SAFETY: checked above; the extent is the caller's promise.
+    Ok(unsafe { slice(ptr, len) })
+}
+
+/// # Safety
+/// `model` must be null or point to a model struct whose pointers address as many values as
+/// their lengths say.
+unsafe fn model_from<'a>(model: *const PleModelInt8) -> Result<(Int8Model<'a>, ModelSpans), i32> {
+    if model.is_null() {
+        return Err(PLE_ERR_NULL);
+    }
+    if (model as usize) % core::mem::align_of::<PleModelInt8>() != 0 {
+        return Err(PLE_ERR_POINTER);
+    }
+    // SAFETY: non-null and aligned; that it points to a model struct is the caller's promise.
+    let m = unsafe { &*model };
+    // SAFETY (this block): every pointer and length is the caller's promise, as documented;
+    // `checked` verifies what can be verified.
+    let (shape, layout) = unsafe { (shape_from(&m.shape)?, layout_from(&m.layout)?) };
+    let (prescale, category_weights, numeric_weights, sparse_outputs) = unsafe {
+        (
+            checked(m.numeric_prescale, m.numeric_prescale_len)?,
+            checked(m.category_weights, m.category_weights_len)?,
+            checked(m.numeric_weights, m.numeric_weights_len)?,
+            checked(m.sparse_outputs, m.sparse_outputs_len)?,
+        )
+    };
+    // SAFETY: as above.
+    let (dense_weights, dense_bias, dense_requant, mix_ratios) = unsafe {
+        (
+            checked(m.dense_weights, m.dense_weights_len)?,
+            checked(m.dense_bias, m.dense_bias_len)?,
+            checked(m.dense_requant, m.dense_requant_len)?,
+            checked(m.mix_ratios, m.mix_ratios_len)?,
+        )
+    };
+    let spans = [
+        Span::of(shape.expert_units.as_ptr(), shape.expert_units.len()),
+        Span::of(shape.tower_units.as_ptr(), shape.tower_units.len()),
+        Span::of(layout.vocab_sizes.as_ptr(), layout.vocab_sizes.len()),
+        Span::of(prescale.as_ptr(), prescale.len()),
+        Span::of(category_weights.as_ptr(), category_weights.len()),
+        Span::of(numeric_weights.as_ptr(), numeric_weights.len()),
+        Span::of(sparse_outputs.as_ptr(), sparse_outputs.len()),
+        Span::of(dense_weights.as_ptr(), dense_weights.len()),
+        Span::of(dense_bias.as_ptr(), dense_bias.len()),
+        Span::of(dense_requant.as_ptr(), dense_requant.len()),
+        Span::of(mix_ratios.as_ptr(), mix_ratios.len()),
+    ];
+    let sparse = SparseLayer {
+        numeric_frac_bits: m.numeric_frac_bits,
+        numeric_prescale: prescale,
+        layout,
+        category_weights,
+        numeric_weights,
+        outputs: sparse_outputs,
+    };
+    let dense = DenseLayers {
+        weights: dense_weights,
+        bias: dense_bias,
+        requant: dense_requant,
+    };
+    let view = Int8Model::new(shape, sparse, dense, mix_ratios).map_err(int8_error_code)?;
+    Ok((view, spans))
+}
+
+/// Checks an int8 model struct: `PLE_OK`, or why it cannot run (`PLE_ERR_RANGE` for an entry
+/// outside the bounds that prove the arithmetic exact, `PLE_ERR_WEIGHTS_LENGTH` for an array
+/// of the wrong length).
+///
+/// # Safety
+/// `model` must be null or point to a model struct whose pointers address as many values as
+/// their lengths say.
+#[no_mangle]
+pub unsafe extern "C" fn ple_validate_int8(model: *const PleModelInt8) -> i32 {
+    // SAFETY: forwarded from the caller.
+    match unsafe { model_from(model) } {
+        Ok(_) => PLE_OK,
+        Err(code) => code,
+    }
+}
+
+/// `int32_t` words of scratch [`ple_predict_int8`] needs for any choice of outputs (the
+/// engine's words plus one per task); 0 for a null or invalid model.
+///
+/// # Safety
+/// As [`ple_validate_int8`].
+#[no_mangle]
+pub unsafe extern "C" fn ple_int8_scratch_len(model: *const PleModelInt8) -> usize {
+    // SAFETY: forwarded from the caller.
+    match unsafe { model_from(model) } {
+        Ok((view, _)) => view.scratch_words() + view.shape().tasks as usize,
+        Err(_) => 0,
+    }
+}
+
+/// Number of gate weights [`ple_predict_int8`] reports; 0 for a null or invalid model.
+///
+/// # Safety
+/// As [`ple_validate_int8`].
+#[no_mangle]
+pub unsafe extern "C" fn ple_int8_gates_len(model: *const PleModelInt8) -> usize {
+    // SAFETY: forwarded from the caller.
+    match unsafe { model_from(model) } {
+        Ok((view, _)) => view.gate_weight_count(),
+        Err(_) => 0,
+    }
+}
+
+/// An optional output: null with length 0 means "not wanted".
+fn wanted<T>(ptr: *const T, len: usize) -> bool {
+    !(ptr.is_null() && len == 0)
+}
+
+/// Predicts one record given as fixed-point numeric values (`round(raw *
+/// 2^numeric_frac_bits)`) and one category index per field (`PLE_UNKNOWN_CATEGORY` for an
+/// unseen value). Writes per task the Q16 logit into `logits` and the Q15 probability into
+/// `probabilities` (either may be null with length 0, not both), and, when `gates` is not
+/// null, the task gates' Q15 weights (`ple_int8_gates_len` of them). Returns `PLE_OK` or a
+/// negative status code; outputs are only written on success.
+///
+/// # Safety
+/// Every pointer must be null or address as many values as its length says (the model's as
+/// for [`ple_validate_int8`]), and the outputs must be writable.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn ple_predict_int8(
+    model: *const PleModelInt8,
+    numeric: *const i32,
+    numeric_len: usize,
+    categories: *const u16,
+    categories_len: usize,
+    scratch: *mut i32,
+    scratch_len: usize,
+    logits: *mut i32,
+    logits_len: usize,
+    probabilities: *mut u16,
+    probabilities_len: usize,
+    gates: *mut u16,
+    gates_len: usize,
+) -> i32 {
+    // SAFETY: forwarded from the caller.
+    let (view, model_spans) = match unsafe { model_from(model) } {
+        Ok(m) => m,
+        Err(code) => return code,
+    };
+    let checks = [
+        check_ptr(numeric, numeric_len),
+        check_ptr(categories, categories_len),
+        check_ptr(scratch, scratch_len),
+        check_ptr(logits, logits_len),
+        check_ptr(probabilities, probabilities_len),
+        check_ptr(gates, gates_len),
+    ];
+    for check in checks {
+        if let Err(code) = check {
+            return code;
+        }
+    }
+    let (want_logits, want_probabilities) = (
+        wanted(logits, logits_len),
+        wanted(probabilities, probabilities_len),
+    );
+    if !want_logits && !want_probabilities {
+        return PLE_ERR_NULL;
+    }
+    let tasks = view.shape().tasks as usize;
+    if (want_logits && logits_len != tasks) || (want_probabilities && probabilities_len != tasks) {
+        return PLE_ERR_OUTPUT_LENGTH;
+    }
+    let want_gates = wanted(gates, gates_len);
+    if want_gates && gates_len != view.gate_weight_count() {
+        return PLE_ERR_GATES_LENGTH;
+    }
+    let engine_words = view.scratch_words();
+    let needed = if want_logits && want_probabilities {
+        engine_words
+    } else {
+        engine_words + tasks
+    };
+    if scratch_len < needed {
+        return PLE_ERR_SCRATCH_LENGTH;
+    }
+    let outputs = [
+        Span::of(scratch, scratch_len),
+        Span::of(logits, logits_len),
+        Span::of(probabilities, probabilities_len),
+        Span::of(gates, gates_len),
+    ];
+    let inputs = [
+        Span::of(numeric, numeric_len),
+        Span::of(categories, categories_len),
+    ];
+    for (i, out) in outputs.iter().enumerate() {
+        let clash = outputs
+            .iter()
+            .skip(i + 1)
+            .chain(&inputs)
+            .chain(&model_spans)
+            .any(|other| out.overlaps(*other));
+        if clash {
+            return PLE_ERR_OVERLAP;
+        }
+    }
+    // SAFETY: every pointer passed `check_ptr`, no output overlaps anything else, and the
+    // extents are the caller's promise.
+    let (numeric, categories, scratch, logits, probabilities, gates) = unsafe {
+        (
+            slice(numeric, numeric_len),
+            slice(categories, categories_len),
+            slice_mut(scratch, scratch_len),
+            slice_mut(logits, logits_len),
+            slice_mut(probabilities, probabilities_len),
+            slice_mut(gates, gates_len),
+        )
+    };
+    // An omitted output goes to the words after the engine's scratch.
+    let Some((scratch, spare)) = scratch.split_at_mut_checked(engine_words) else {
+        return PLE_ERR_SCRATCH_LENGTH;
+    };
+    let input = Int8Input {
+        numeric,
+        categories,
+    };
+    let mut run = |logits: &mut [i32], probabilities: &mut [u16]| {
+        if want_gates {
+            view.predict_with_gates(&input, scratch, logits, probabilities, gates)
+        } else {
+            view.predict(&input, scratch, logits, probabilities)
+        }
+    };
+    let spare = spare.get_mut(..tasks).unwrap_or_default();
+    let result = match (want_logits, want_probabilities) {
+        (true, true) => run(logits, probabilities),
+        (true, false) => {
+            let halves: &mut [u16] = bytemuck::try_cast_slice_mut(spare).unwrap_or_default();
+            run(logits, halves.get_mut(..tasks).unwrap_or_default())
+        }
+        _ => run(spare, probabilities),
+    };
+    match result {
+        Ok(()) => PLE_OK,
+        Err(e) => int8_error_code(e),
+    }
+}

@@ -1,0 +1,83 @@
+/* Predicts Census test rows through libple_core.a with an int8 model baked by ple-codegen
+ * (`model.h`/`model.c`) and checks that every Q16 logit and Q15 probability is bit for bit
+ * what ple-core computed in Rust for the same rows (`rows.h`, written by the test that builds
+ * this program). The raw numeric values go through the generated model_numeric_to_fixed.
+ *
+ * Also asks for the gate weights (through ple_predict_int8 itself) and checks that they are
+ * Q15 weights summing to one per gate within rounding, and that a call with the probabilities
+ * alone gives the same probabilities.
+ *
+ * Prints one `key=value` per line and returns 0 only when every row matched. The same file
+ * runs on the host (gcc, with AddressSanitizer and UBSan) and on a Cortex-M4F under QEMU
+ * (arm-none-eabi-gcc, printf over semihosting). */
+#include <stdio.h>
+
+#include "model.h"
+#include "rows.h"
+
+#ifdef PLE_SEMIHOSTING
+extern void initialise_monitor_handles(void);
+#endif
+
+static int32_t scratch[MODEL_SCRATCH_LEN];
+static uint16_t gates[64];
+
+int main(void) {
+    unsigned mismatches = 0, errors = 0;
+    size_t gates_len;
+#ifdef PLE_SEMIHOSTING
+    initialise_monitor_handles();
+#endif
+    gates_len = ple_int8_gates_len(&model);
+    if (gates_len == 0 || gates_len > sizeof gates / sizeof gates[0]) {
+        printf("gates_len=%u does not fit\n", (unsigned)gates_len);
+        return 1;
+    }
+    if (ple_int8_scratch_len(&model) != MODEL_SCRATCH_LEN) {
+        printf("scratch length differs from ple_int8_scratch_len\n");
+        return 1;
+    }
+    for (unsigned row = 0; row < ROWS; ++row) {
+        int32_t fixed[MODEL_NUMERIC_LEN];
+        int32_t logits[MODEL_TASKS];
+        uint16_t probabilities[MODEL_TASKS], alone[MODEL_TASKS];
+        int32_t status;
+        model_numeric_to_fixed(ROW_NUMERIC[row], fixed);
+        status = ple_predict_int8(&model, fixed, MODEL_NUMERIC_LEN, ROW_CATEGORIES[row],
+                                  MODEL_FIELDS, scratch, MODEL_SCRATCH_LEN, logits, MODEL_TASKS,
+                                  probabilities, MODEL_TASKS, gates, gates_len);
+        if (status == PLE_OK) {
+            status = model_predict(fixed, ROW_CATEGORIES[row], scratch, NULL, alone);
+        }
+        if (status != PLE_OK) {
+            printf("row %u: %s\n", row, ple_error_message(status));
+            ++errors;
+            continue;
+        }
+        for (unsigned task = 0; task < MODEL_TASKS; ++task) {
+            if (logits[task] != ROW_LOGITS[row][task] || probabilities[task] != ROW_Q15[row][task] ||
+                alone[task] != probabilities[task]) {
+                printf("row %u task %u: got %ld / %u, expected %ld / %u\n", row, task,
+                       (long)logits[task], (unsigned)probabilities[task],
+                       (long)ROW_LOGITS[row][task], (unsigned)ROW_Q15[row][task]);
+                ++mismatches;
+            }
+        }
+        {
+            /* Every task gate's weights sum to 1.0 in Q15, up to one unit per expert. */
+            size_t per_gate = gates_len / (MODEL_TASKS * model.shape.levels);
+            for (size_t g = 0; g < gates_len; g += per_gate) {
+                long sum = 0;
+                for (size_t e = 0; e < per_gate; ++e) {
+                    sum += gates[g + e];
+                }
+                if (sum < 32768 - (long)per_gate || sum > 32768 + (long)per_gate) {
+                    printf("row %u: gate weights sum to %ld\n", row, sum);
+                    ++mismatches;
+                }
+            }
+        }
+    }
+    printf("rows=%u\nmismatches=%u\nerrors=%u\n", (unsigned)ROWS, mismatches, errors);
+    return (mismatches == 0 && errors == 0) ? 0 : 1;
+}
