@@ -288,7 +288,7 @@ impl<'a> PleShape<'a> {
         if layer == 0 {
             self.expert_width()
         } else {
-            self.tower_units[layer - 1]
+            unit_at(self.tower_units, layer - 1)
         }
     }
 
@@ -366,13 +366,21 @@ impl<'a> PleShape<'a> {
                 let inputs = if layer == 0 {
                     input
                 } else {
-                    self.expert_units[layer - 1]
+                    unit_at(self.expert_units, layer - 1)
                 };
-                let outputs = self.expert_units[layer];
+                let outputs = unit_at(self.expert_units, layer);
                 let layer = layer as u32;
                 let block = if i < own {
-                    let task = (expert_index / self.experts_per_task as usize) as u32;
-                    let expert = (expert_index % self.experts_per_task as usize) as u32;
+                    // `i < own` implies experts per task > 0; the checked forms keep a
+                    // division by zero out of the code, so firmware links no panic path.
+                    let per_task = self.experts_per_task as usize;
+                    let (Some(task), Some(expert)) = (
+                        expert_index.checked_div(per_task),
+                        expert_index.checked_rem(per_task),
+                    ) else {
+                        return None;
+                    };
+                    let (task, expert) = (task as u32, expert as u32);
                     Block::TaskExpert {
                         level,
                         task,
@@ -483,6 +491,16 @@ pub const PADDLEREC_DEFAULT: PleShape<'static> = PleShape {
     expert_units: &[16],
     tower_units: &[8],
 };
+
+/// `units[i]`, or 0 past the end: the callers' indices are always in range, and the explicit
+/// test keeps a bounds-check panic out of the code (const fns cannot call `slice::get`).
+const fn unit_at(units: &[u32], i: usize) -> u32 {
+    if i < units.len() {
+        units[i]
+    } else {
+        0
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -228,7 +228,11 @@ impl<'a> Int8Model<'a> {
                     let dst = out
                         .get_mut(gate_out..gate_out + gate_width)
                         .unwrap_or(&mut []);
-                    dst.copy_from_slice(weights.get(..dst.len()).unwrap_or(&[]));
+                    // A zip rather than `copy_from_slice`, whose length check would link a
+                    // panic path; both slices are `gate_width` long.
+                    for (d, &w) in dst.iter_mut().zip(weights.iter()) {
+                        *d = w;
+                    }
                     gate_out += gate_width;
                 }
                 let (gate_ratios, rest) = ratios.split_at_checked(gate_width).unwrap_or((&[], &[]));
