@@ -210,8 +210,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--log", type=Path, required=True, help="output of the firmware tests")
     parser.add_argument("--command", required=True, help="the command that produced the log")
-    parser.add_argument("--model", default="seeded (untrained) model of the default shape over the real "
-                        "Census feature spec; the work per inference does not depend on the weights")
+    parser.add_argument("--model", default="the tests' trained model (default PLE, seed 2020, ple-train 1 epoch on "
+                        "the first 20,000 training rows, no weight averaging)")
     parser.add_argument("--rows-per-run", type=int, default=256)
     parser.add_argument("--tree", type=Path, default=BENCH.parent, help="the source tree the tests ran in")
     parser.add_argument("--commit", default="", help="its commit, when the tree is an export, not a checkout")

@@ -7,7 +7,7 @@
 #
 # PLE_MCU_TREE=/path runs the tests in another source tree (for instance `git archive HEAD`
 # extracted to /tmp, to measure exactly one commit; PLE_SOURCE_COMMIT names it).
-# PLE_MODEL=path/to/model.safetensors bakes that model instead of the tests' seeded one (the
+# PLE_MODEL=path/to/model.safetensors bakes that model instead of the one the tests train (the
 # work per inference does not depend on the weights).  Needs what the firmware tests need:
 # the Rust targets thumbv7em-none-eabihf, thumbv6m-none-eabi, riscv32imac-unknown-none-elf and
 # qemu-system-arm, qemu-system-misc.  Plain python3 (standard library) writes the table.
