@@ -16,118 +16,31 @@
 //! and the AUC within 0.0005; int8 within 0.05 and the AUC within 0.001.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use ple_codegen::codegen::calibration::read_calibration;
-use ple_codegen::codegen::{bake, bake_int8, sha256_hex, BakedWeights, Precision};
-use ple_codegen::model_file::ModelFile;
+use ple_codegen::codegen::{bake, bake_int8, BakedWeights, Precision};
 use ple_codegen::quantise::{categories_from_columns, SparseRows};
 use ple_core::int8::Int8Input;
 use ple_core::{Input, InputLayout, ModelF16, ModelF32, PleModel};
-use ple_train::census::load_census;
-use ple_train::config::TrainConfig;
 use ple_train::dataset::Dataset;
-use ple_train::network::Network;
-use ple_train::run::{run, Outcome, RunData, RunOptions, Silent, MODEL_FILE};
-use ple_train::trainer::{logits_of, Prepared};
 
-fn data_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("PLE_CENSUS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/census"));
-    if dir.join("census-income.data.gz").is_file() || dir.join("census-income.data").is_file() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "golden_census: SKIPPED, no Census data in {} (set PLE_CENSUS_DIR)",
-            dir.display()
-        );
-        None
-    }
-}
-
-fn first_rows(data: &Dataset, rows: usize) -> Dataset {
-    Dataset {
-        numeric: data.numeric[..rows * data.numeric_width].to_vec(),
-        hot: data.hot[..rows * data.fields].to_vec(),
-        labels: data.labels.iter().map(|l| l[..rows].to_vec()).collect(),
-        task_names: data.task_names.clone(),
-        ..*data
-    }
-}
-
-/// Area under the ROC curve (ties counted half).
-fn auc(scores: &[f32], labels: &[u8]) -> f64 {
-    let mut order: Vec<usize> = (0..scores.len()).collect();
-    order.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]));
-    let (mut rank_sum, mut i) = (0f64, 0);
-    while i < order.len() {
-        let mut j = i;
-        while j < order.len() && scores[order[j]] == scores[order[i]] {
-            j += 1;
-        }
-        let mid = (i + j + 1) as f64 / 2.0;
-        rank_sum += order[i..j].iter().filter(|&&k| labels[k] == 1).count() as f64 * mid;
-        i = j;
-    }
-    let positives = labels.iter().filter(|&&l| l == 1).count() as f64;
-    let negatives = labels.len() as f64 - positives;
-    (rank_sum - positives * (positives + 1.0) / 2.0) / (positives * negatives)
-}
+#[path = "common/census.rs"]
+mod census;
+use census::{auc, data_dir, train_small_model};
 
 #[test]
 fn baked_models_predict_the_test_split_like_the_trainer() {
-    let Some(dir) = data_dir() else { return };
-    let data = load_census(&dir).unwrap();
-    let train = first_rows(&data.train, 20_000);
-    let out = tempfile::tempdir().unwrap();
-    let run_data = RunData {
-        train: &train,
-        validation: &data.validation,
-        test: &data.test,
-        spec: Some(&data.spec),
-        unknown_categories: BTreeMap::new(),
+    let Some(dir) = data_dir("golden_census") else {
+        return;
     };
-    let options = RunOptions {
-        out_dir: out.path().to_owned(),
-        resume: false,
-        interrupt: None,
-        stop_after: None,
-    };
-    // No weight averaging: over the 625 steps of this short run an average would still
-    // lean on the initial weights, and the comparison wants a model that has learnt.
-    let config = TrainConfig {
-        epochs: 1,
-        ema_decay: 0.0,
-        ..TrainConfig::default()
-    };
-    let Outcome::Finished(_) = run(&config, &run_data, &options, &mut Silent).unwrap() else {
-        panic!("training stopped early");
-    };
-
-    // The trainer's probabilities on the test split.
-    let path = out.path().join(MODEL_FILE);
-    let bytes = std::fs::read(&path).unwrap();
-    let model = ModelFile::from_bytes(&path, &bytes).unwrap();
+    let trained = train_small_model(&dir);
+    let (data, train, path, model) = (&trained.data, &trained.train, &trained.path, &trained.model);
     let shape = model.config.shape();
-    let net = Network::new(&shape);
-    let params = net.from_canonical(&model.parameters);
-    let norm = model.normalisation.clone().unwrap();
+    // The trainer's probabilities on the test split.
+    let trainer = trained.trainer_probabilities();
     let test = &data.test;
-    let prepared = Prepared::new(test, &norm, net.input_dim(), 2).unwrap();
-    let mut tape = vec![0.0; net.tape_len()];
-    let logits = logits_of(&net, &params, &prepared, &mut tape);
-    let trainer: Vec<Vec<f32>> = logits
-        .iter()
-        .map(|z| z.iter().map(|&z| 1.0 / (1.0 + (-z).exp())).collect())
-        .collect();
 
-    let vocab: Vec<u16> = data
-        .spec
-        .categorical
-        .iter()
-        .map(|f| f.vocabulary.len() as u16)
-        .collect();
+    let vocab = trained.vocab_sizes();
     let layout = InputLayout {
         numeric: test.numeric_width as u32,
         vocab_sizes: &vocab,
@@ -137,12 +50,12 @@ fn baked_models_predict_the_test_split_like_the_trainer() {
         categories_from_columns(&layout, d.hot_row(row), &mut c);
         c
     };
-    let sha = sha256_hex(&bytes);
+    let sha = trained.sha256.clone();
     let rows = test.rows();
     let mut scratch = vec![0.0; ple_core::scratch_len(&shape)];
     let mut predictions = BTreeMap::new();
     for precision in [Precision::F32, Precision::F16] {
-        let baked = bake(&path, model.clone(), sha.clone(), precision).unwrap();
+        let baked = bake(path, model.clone(), sha.clone(), precision).unwrap();
         eprintln!(
             "golden_census: {} footprint {:?}",
             precision.name(),
@@ -187,14 +100,12 @@ fn baked_models_predict_the_test_split_like_the_trainer() {
     assert_eq!(cal_cats, trainer_cats);
 
     // int8, calibrated on the training rows the model was trained on.
-    let cal_categories: Vec<u16> = (0..train.rows())
-        .flat_map(|r| categories_of(&train, r))
-        .collect();
+    let cal_categories = trained.categories(train);
     let rows_in = SparseRows {
         numeric: &train.numeric,
         categories: &cal_categories,
     };
-    let baked = bake_int8(&path, model.clone(), sha, rows_in).unwrap();
+    let baked = bake_int8(path, model.clone(), sha, rows_in).unwrap();
     eprintln!("golden_census: int8 footprint {:?}", baked.footprint());
     let BakedWeights::Int8(int8) = &baked.weights else {
         unreachable!()
