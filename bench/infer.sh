@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Inference on one thread on the same weights: ple-core (f32/f16, sparse/dense; built and run
-# from bench/ple-core-bench), then onnxruntime, PyTorch eager / compiled and tract, with every
-# engine's outputs checked against PyTorch eager (and ple-core's) before timing.
+# Inference on one thread on the same weights: ple-core (f32/f16/int8, sparse/dense, single rows
+# and batch API; built from bench/ple-core-bench), onnxruntime, PyTorch eager / compiled and
+# tract, every engine's outputs checked against PyTorch eager before timing, then the engines
+# timed interleaved (each repetition runs every engine once, in a rotated order).
 #   bench/infer.sh --model path/to/model.safetensors [infer_onnx.py options]
 # Set PLE_BENCH_NO_CORE=1 to skip ple-core.
 set -euo pipefail
@@ -25,8 +26,16 @@ if [ -z "${PLE_BENCH_NO_CORE:-}" ]; then
     # The Census layout (vocabulary sizes) from the training file, for models whose file
     # carries no feature spec.
     VOCAB="$("$PY" "$BENCH_DIR/census_data.py" vocab-sizes --data-dir "$CENSUS")"
-    "$CARGO_TARGET_DIR/release/ple-core-bench" --model "$MODEL" --prepared "$DATA" \
-        --out-dir "$WORK" --vocab-sizes "$VOCAB"
-    CORE=(--ple-core-predictions "$WORK/ple-core-predictions.f32" --ple-core-timings "$WORK/ple-core-timings.json")
+    CORE=(--ple-core-bench "$CARGO_TARGET_DIR/release/ple-core-bench" --vocab-sizes "$VOCAB")
+    # The commit ple-core-bench was built from, marked when ple-core, ple-codegen or the
+    # benchmark program differ from it.
+    ROOT="$BENCH_DIR/.."
+    if [ -z "${PLE_SOURCE_COMMIT:-}" ] && git -C "$ROOT" rev-parse HEAD >/dev/null 2>&1; then
+        PLE_SOURCE_COMMIT="$(git -C "$ROOT" rev-parse HEAD)"
+        if [ -n "$(git -C "$ROOT" status --porcelain -- ple-core ple-codegen bench/ple-core-bench)" ]; then
+            PLE_SOURCE_COMMIT="$PLE_SOURCE_COMMIT with uncommitted changes"
+        fi
+        export PLE_SOURCE_COMMIT
+    fi
 fi
 exec "$PY" "$BENCH_DIR/infer_onnx.py" --prepared "$DATA" --work "$WORK" "${CORE[@]}" "$@"

@@ -215,6 +215,31 @@ def paired_ratio(base_runs: list, runs: list) -> str:
     return f"{statistics.median(ratios):.1f}x ({min(ratios):.1f}..{max(ratios):.1f}), n={len(ratios)}"
 
 
+def per_round(result: dict) -> list[str]:
+    """Every run, round by round: its seconds, its ratio to ple-train's epoch of the same round
+    and the 1-minute load average just before it started."""
+    engines = result["engines"]
+    rounds = sorted({run["run"] for e in engines.values() for run in e.get("runs", []) if "run" in run})
+    if not rounds:
+        return []
+    base = {run["run"]: run["seconds"][0] for run in engines.get("ple-train", {}).get("runs", []) if "run" in run}
+    lines = ["", "Every run, round by round (seconds of its epoch; x ple-train's epoch of the same round; "
+             "1-minute load average before it):", "",
+             "| round | " + " | ".join(engines) + " |", "|---|" + "---|" * len(engines)]
+    for r in rounds:
+        cells = []
+        for name, engine in engines.items():
+            got = [run for run in engine.get("runs", []) if run.get("run") == r]
+            if got:
+                seconds, load = got[0]["seconds"][0], got[0].get("load_average_before")
+                ratio = f"; {seconds / base[r]:.1f}x" if r in base and name != "ple-train" else ""
+                cells.append(f"{seconds:.1f} s{ratio}" + (f"; load {load[0]:.1f}" if load else ""))
+            else:
+                cells.append("no timing")
+        lines.append(f"| {r} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def markdown(result: dict) -> str:
     lines = [
         f"Training, default PLE, full data ({result['rows']} rows), batch 32, Adam lr 0.001, "
@@ -271,6 +296,7 @@ def markdown(result: dict) -> str:
             "weights; its infer.py prints the 4095-bucket AUC "
             + ", ".join(f"{k} {v:.4f}" for k, v in bucket.items()) + " (last batch dropped).",
         ]
+    lines += per_round(result)
     loads = [run.get("load_average_before") for engine in result["engines"].values() for run in engine.get("runs", [])]
     loads = [l[0] for l in loads if l]
     if loads:
@@ -312,6 +338,8 @@ def main() -> None:
                         help="run nothing: rebuild the results from the files an interrupted run left in --work")
     parser.add_argument("--ple-train-binary", type=Path,
                         help="an already built ple-train (default: build it in release from this tree)")
+    parser.add_argument("--source-commit", default=os.environ.get("PLE_SOURCE_COMMIT"),
+                        help="the commit ple-train was built from (default: PLE_SOURCE_COMMIT, else this tree's HEAD)")
     parser.add_argument("--out", type=Path, default=BENCH / "results")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
@@ -391,6 +419,7 @@ def main() -> None:
         "load_average_at_end": list(os.getloadavg()),
         "ple_train_args": args.ple_train_args,
         "ple_train_binary": str(binary) if binary else None,
+        "source_commit": args.source_commit or machine.describe(())["git_commit"],
         "engines": {},
         "machine": machine.describe(),
     }
