@@ -171,6 +171,27 @@ def last_progress(log: Path) -> dict | None:
     return {"epoch": int(epoch), "step": int(step), "steps": int(steps), "seconds": float(seconds)}
 
 
+LOAD_LINE = re.compile(r"load average ([0-9.]+)/([0-9.]+)/([0-9.]+) when recorded")
+
+
+def meta_path(work: Path, engine: str, r: int) -> Path:
+    return work / f"{engine}-run{r}.meta.json"
+
+
+def run_meta(work: Path, engine: str, r: int) -> dict:
+    """What a run's orchestrator knew of it (load before it, start time), saved beside its
+    output; for PyTorch runs without it, the load its own log printed at start-up."""
+    try:
+        return json.loads(meta_path(work, engine, r).read_text())
+    except (OSError, json.JSONDecodeError):
+        pass
+    try:
+        found = LOAD_LINE.search((work / f"{engine}-run{r}.log").read_text(errors="replace"))
+    except OSError:
+        found = None
+    return {"load_average_before": [float(v) for v in found.groups()], "load_from": "the run's own log"} if found else {}
+
+
 def collect_work(work: Path, engines: list[str], runs: int, limits: dict[str, float]) -> tuple[dict, dict, dict]:
     """Rebuilds the per-run results of an interrupted invocation from the files its runs left in
     `work`: runs without output are skipped, a PyTorch log without its JSON counts as stopped at
@@ -196,6 +217,7 @@ def collect_work(work: Path, engines: list[str], runs: int, limits: dict[str, fl
             except (OSError, KeyError, json.JSONDecodeError):
                 continue
             one["run"] = r
+            one.update(run_meta(work, engine, r))
             got[engine].append(one)
     return got, stopped, progress
 
@@ -379,6 +401,7 @@ def main() -> None:
                 continue
             out = args.work / f"{engine}-run{r}"
             load_before = list(os.getloadavg())
+            started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
             try:
                 if engine.startswith("paddlerec"):
                     got = paddlerec_epochs(args.prepared, engine, out, args.epochs, limits.get(engine))
@@ -403,7 +426,9 @@ def main() -> None:
                 print(f"{engine}: {errors[engine]}", flush=True)
                 continue
             got["load_average_before"] = load_before
+            got["started"] = started
             got["run"] = r
+            meta_path(args.work, engine, r).write_text(json.dumps({"load_average_before": load_before, "started": started}))
             runs[engine].append(got)
             print(f"run {r} {engine}: seconds per epoch {[round(s, 2) for s in got['seconds']]} test {got['test']}", flush=True)
 
