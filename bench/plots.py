@@ -57,16 +57,33 @@ def inference(result: dict, path: Path) -> None:
     if not engines:
         return
     names = list(engines)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5))
+    import infer_report
+
+    ratios = infer_report.paired_ratios(result)
+    fig, axes = plt.subplots(1, 3 if ratios else 2, figsize=(18 if ratios else 12, 5))
+    left, right = axes[0], axes[1]
     p50 = [[v / 1e3 for v in engines[n]["batch1"]["p50_ns"]] for n in names]
     _bars(left, names, [statistics.median(v) for v in p50], [min(v) for v in p50], [max(v) for v in p50],
           "batch-1 latency p50, microseconds (log)", log=True)
     left.set_title("One row per call, one thread")
-    batched = [n for n in names if "batched" in engines[n]]
-    rates = [engines[n]["batched"]["rows_per_second"] for n in batched]
+    every = result["engines"]  # the batch API's rows have no batch-1 figure but belong here
+    batched = [n for n, e in every.items() if e.get("batched", {}).get("rows_per_second")]
+    rates = [every[n]["batched"]["rows_per_second"] for n in batched]
     _bars(right, batched, [statistics.median(v) for v in rates], [min(v) for v in rates], [max(v) for v in rates],
           "rows per second (log)", log=True)
     right.set_title("Batched, one thread")
+    if ratios:
+        # One bar per ple-core variant: batch-1 speed-up where it has one, else batched.
+        labels, values = [], []
+        for name, got in ratios.items():
+            for key, what in (("batch1_speedup", "batch 1"), ("batched_speedup", "batched")):
+                if key in got:
+                    labels.append(f"{name.removeprefix('ple-core ')}, {what}")
+                    values.append(got[key])
+        _bars(axes[2], labels, [statistics.median(v) for v in values], [min(v) for v in values],
+              [max(v) for v in values], "x onnxruntime, same repetition (log)", log=True)
+        axes[2].axhline(1.0, color="#999999", linewidth=0.8)
+        axes[2].set_title("ple-core over onnxruntime (Python call included)")
     _footer(fig, result["machine"])
     fig.tight_layout(rect=(0, 0.04, 1, 1))
     fig.savefig(path)
