@@ -12,9 +12,13 @@
 //! A pointer whose length is 0 may be null.
 //!
 //! The f32 and f16 models are one packed weight array each (`ple_model_f32`,
-//! `ple_model_f16`); the int8 model (`ple_model_int8`, [`PleModelInt8`]) mirrors the arrays
-//! of [`crate::int8::Int8Model`] and has its own predict function with integer inputs and
-//! outputs.
+//! `ple_model_f16`), plus, optionally, the mean and std of each numeric column
+//! (`numeric_mean`, `numeric_std`, both `layout.numeric` long): with them the model takes
+//! raw numeric values and standardises them as the trainer did (see
+//! [`crate::normalise`]); with both null it takes the values as given (weights with the
+//! standardisation folded in, or values standardised by the caller). The int8 model
+//! (`ple_model_int8`, [`PleModelInt8`]) mirrors the arrays of [`crate::int8::Int8Model`] and
+//! has its own predict function with integer inputs and outputs.
 #![deny(
     clippy::indexing_slicing,
     clippy::unwrap_used,
@@ -38,6 +42,7 @@ use crate::error::PleError;
 use crate::input::{Input, InputLayout};
 use crate::kernels::{Detected, Kernels};
 use crate::model::PleModel;
+use crate::normalise::Standardisation;
 use crate::packed;
 use crate::shape::PleShape;
 use crate::weight::Weight;
@@ -74,6 +79,9 @@ pub const PLE_ERR_OVERLAP: i32 = -13;
 /// requantisation multiplier or shift, a first-layer shift, bias or numeric weight sum, a
 /// mixing ratio).
 pub const PLE_ERR_RANGE: i32 = -14;
+/// A model's numeric standardisation is invalid: a mean that is not finite, or a std that
+/// is not finite and positive.
+pub const PLE_ERR_STANDARDISATION: i32 = -15;
 
 /// The shape of a network (see `ple_core::shape`).
 #[repr(C)]
@@ -110,6 +118,12 @@ pub struct PleModelF32 {
     pub layout: PleInputLayoutC,
     pub weights: *const f32,
     pub weights_len: usize,
+    /// Mean of each numeric column (`layout.numeric` values), or null together with
+    /// `numeric_std` for a model that takes the numeric values as given.
+    pub numeric_mean: *const f32,
+    /// Standard deviation of each numeric column (`layout.numeric` values), or null
+    /// together with `numeric_mean`.
+    pub numeric_std: *const f32,
 }
 
 /// A model with `f16` weights (IEEE binary16 bit patterns) in the packed layout.
@@ -120,6 +134,10 @@ pub struct PleModelF16 {
     pub layout: PleInputLayoutC,
     pub weights: *const u16,
     pub weights_len: usize,
+    /// As in [`PleModelF32`] (the tables are `f32` at every precision).
+    pub numeric_mean: *const f32,
+    /// As in [`PleModelF32`].
+    pub numeric_std: *const f32,
 }
 
 /// The status code of an error.
@@ -135,6 +153,7 @@ pub const fn error_code(e: PleError) -> i32 {
         PleError::GatesLength => PLE_ERR_GATES_LENGTH,
         PleError::CategoryOutOfRange { .. } => PLE_ERR_CATEGORY,
         PleError::NonFiniteInput { .. } => PLE_ERR_NON_FINITE,
+        PleError::Standardisation => PLE_ERR_STANDARDISATION,
     }
 }
 
@@ -231,35 +250,77 @@ unsafe fn layout_from<'a>(layout: &PleInputLayoutC) -> Result<InputLayout<'a>, i
 }
 
 /// The parts of both model structs.
+struct PartsC<'m, W> {
+    shape: &'m PleShapeC,
+    layout: &'m PleInputLayoutC,
+    weights: (*const W, usize),
+    numeric_mean: *const f32,
+    numeric_std: *const f32,
+}
+
 trait ModelC {
     type W: Weight;
-    fn parts(&self) -> (&PleShapeC, &PleInputLayoutC, *const Self::W, usize);
+    fn parts(&self) -> PartsC<'_, Self::W>;
 }
 
 impl ModelC for PleModelF32 {
     type W = f32;
-    fn parts(&self) -> (&PleShapeC, &PleInputLayoutC, *const f32, usize) {
-        (&self.shape, &self.layout, self.weights, self.weights_len)
+    fn parts(&self) -> PartsC<'_, f32> {
+        PartsC {
+            shape: &self.shape,
+            layout: &self.layout,
+            weights: (self.weights, self.weights_len),
+            numeric_mean: self.numeric_mean,
+            numeric_std: self.numeric_std,
+        }
     }
 }
 
 impl ModelC for PleModelF16 {
     type W = f16;
-    fn parts(&self) -> (&PleShapeC, &PleInputLayoutC, *const f16, usize) {
-        // `f16` is `repr(transparent)` over `u16`: the same bits, size and alignment.
-        (
-            &self.shape,
-            &self.layout,
-            self.weights.cast(),
-            self.weights_len,
-        )
+    fn parts(&self) -> PartsC<'_, f16> {
+        PartsC {
+            shape: &self.shape,
+            layout: &self.layout,
+            // `f16` is `repr(transparent)` over `u16`: the same bits, size and alignment.
+            weights: (self.weights.cast(), self.weights_len),
+            numeric_mean: self.numeric_mean,
+            numeric_std: self.numeric_std,
+        }
     }
+}
+
+/// Byte ranges of a model's arrays, for the overlap check of the outputs.
+type ModelSpansF = [Span; 3];
+
+/// The standardisation tables of a model struct: none when both pointers are null (or there
+/// are no numeric columns); `PLE_ERR_NULL` when only one is.
+///
+/// # Safety
+/// Non-null pointers must address `numeric` values that live for `'a`.
+unsafe fn standardisation_from<'a>(
+    mean: *const f32,
+    std: *const f32,
+    numeric: usize,
+) -> Result<Option<Standardisation<'a>>, i32> {
+    if numeric == 0 || (mean.is_null() && std.is_null()) {
+        return Ok(None);
+    }
+    check_ptr(mean, numeric)?;
+    check_ptr(std, numeric)?;
+    // SAFETY: checked above; the extent is the caller's promise.
+    let (mean, std) = unsafe { (slice(mean, numeric), slice(std, numeric)) };
+    Standardisation::new(mean, std)
+        .map(Some)
+        .map_err(error_code)
 }
 
 /// # Safety
 /// `model` must be null or point to a model struct whose pointers address as many values
 /// as their counts say.
-unsafe fn model_from<'a, M: ModelC>(model: *const M) -> Result<(PleModel<'a, M::W>, Span), i32> {
+unsafe fn model_from<'a, M: ModelC>(
+    model: *const M,
+) -> Result<(PleModel<'a, M::W>, ModelSpansF), i32> {
     if model.is_null() || (model as usize) % core::mem::align_of::<M>() != 0 {
         return Err(if model.is_null() {
             PLE_ERR_NULL
@@ -269,14 +330,25 @@ unsafe fn model_from<'a, M: ModelC>(model: *const M) -> Result<(PleModel<'a, M::
     }
     // SAFETY: non-null and aligned; that it points to a model struct is the caller's promise.
     let m = unsafe { &*model };
-    let (shape, layout, weights, len) = m.parts();
+    let parts = m.parts();
     // SAFETY: the struct's pointers are the caller's promise, as documented.
-    let (shape, layout) = unsafe { (shape_from(shape)?, layout_from(layout)?) };
+    let (shape, layout) = unsafe { (shape_from(parts.shape)?, layout_from(parts.layout)?) };
+    let (weights, len) = parts.weights;
     check_ptr(weights, len)?;
     // SAFETY: checked above.
     let weights = unsafe { slice(weights, len) };
-    let model = PleModel::new(shape, layout, weights).map_err(error_code)?;
-    Ok((model, Span::of(weights.as_ptr(), weights.len())))
+    let mut model = PleModel::new(shape, layout, weights).map_err(error_code)?;
+    let numeric = layout.numeric as usize;
+    // SAFETY: the struct's pointers are the caller's promise, as documented.
+    let standardisation =
+        unsafe { standardisation_from(parts.numeric_mean, parts.numeric_std, numeric)? };
+    let mut spans = [Span::of(weights.as_ptr(), weights.len()); 3];
+    if let Some(st) = standardisation {
+        model = model.with_standardisation(st).map_err(error_code)?;
+        spans[1] = Span::of(st.mean().as_ptr(), st.len());
+        spans[2] = Span::of(st.std().as_ptr(), st.len());
+    }
+    Ok((model, spans))
 }
 
 /// The arguments of one prediction.
@@ -318,10 +390,13 @@ where
         Span::of(call.probabilities.0, call.probabilities.1),
         Span::of(call.gates.0, call.gates.1),
     ];
+    let [weights, mean, std] = weights;
     let inputs = [
         Span::of(call.input.0, call.input.1),
         Span::of(categories.0, categories.1),
         weights,
+        mean,
+        std,
     ];
     for (i, out) in outputs.iter().enumerate() {
         let clash = outputs
@@ -522,6 +597,9 @@ pub extern "C" fn ple_error_message(code: i32) -> *const core::ffi::c_char {
         PLE_ERR_POINTER => c"misaligned pointer or unaddressable length",
         PLE_ERR_OVERLAP => c"an output buffer overlaps another buffer",
         PLE_ERR_RANGE => c"an int8 model entry is out of its range",
+        PLE_ERR_STANDARDISATION => {
+            c"numeric standardisation invalid: a mean not finite or a std not finite and positive"
+        }
         _ => c"unknown status code",
     };
     text.as_ptr()

@@ -41,6 +41,10 @@ pub enum PleError {
         /// 0-based position of the value.
         index: u32,
     },
+    /// The numeric standardisation does not fit the model: its mean and std tables do not
+    /// both have one value per numeric column, a mean is not finite, or a std is not finite
+    /// and positive.
+    Standardisation,
 }
 
 impl From<ShapeError> for PleError {
@@ -80,6 +84,10 @@ impl fmt::Display for PleError {
                 )
             }
             PleError::NonFiniteInput { index } => write!(f, "input value {index} is not finite"),
+            PleError::Standardisation => f.write_str(
+                "numeric standardisation does not fit: one finite mean and one finite, positive \
+                 std per numeric column are needed",
+            ),
         }
     }
 }

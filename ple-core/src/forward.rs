@@ -16,6 +16,7 @@ use crate::error::PleError;
 use crate::input::{Input, UNKNOWN_CATEGORY};
 use crate::kernels::Kernels;
 use crate::model::PleModel;
+use crate::normalise::Standardisation;
 use crate::packed::{gates_len, level0_width, scratch_regions, task_group_width};
 use crate::shape::PleShape;
 use crate::weight::Weight;
@@ -229,58 +230,193 @@ pub(crate) fn check_input<W: Weight>(
 const ROW_CHUNK: usize = 64;
 
 /// Level 0's one group: `out = bias + input · W` over the whole model input, as a dense
-/// product or as the numeric product plus one weight row per known category.
+/// product or as the numeric product plus one weight row per known category. With a
+/// standardisation, the numeric values are standardised into `spare` first (scratch that
+/// the group does not use), in chunks when `spare` is shorter than the numeric columns.
 pub(crate) fn level0_group<W: Weight, K: Kernels<W>>(
     kernels: &K,
     model: &PleModel<'_, W>,
     cursor: &mut Cursor<'_, W>,
     input: &Input<'_>,
+    spare: &mut [f32],
     out: &mut [f32],
 ) -> Result<(), PleError> {
     let (w, bias) = cursor.layer(model.shape().input_dim as usize, out.len())?;
-    level0_group_with(kernels, model.layout().vocab_sizes, w, bias, input, out);
+    let standardisation = model.standardisation().filter(|s| !s.is_empty());
+    if standardisation.is_some() && spare.is_empty() {
+        return Err(PleError::ScratchLength);
+    }
+    let vocab_sizes = model.layout().vocab_sizes;
+    level0_group_with(
+        kernels,
+        vocab_sizes,
+        standardisation,
+        spare,
+        w,
+        bias,
+        input,
+        out,
+    );
     Ok(())
 }
 
-/// [`level0_group`] on weights already taken from the cursor.
+/// [`level0_group`] on weights already taken from the cursor (`spare` not empty when there
+/// is a standardisation).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn level0_group_with<W: Weight, K: Kernels<W>>(
     kernels: &K,
     vocab_sizes: &[u16],
+    standardisation: Option<&Standardisation<'_>>,
+    spare: &mut [f32],
     w: &[W],
     bias: &[W],
     input: &Input<'_>,
     out: &mut [f32],
 ) {
+    let Some(st) = standardisation else {
+        match *input {
+            Input::Dense(x) => kernels.layer(x, w, bias, out),
+            Input::Sparse {
+                numeric,
+                categories,
+            } => {
+                let columns = numeric.len();
+                one_hot_rows(
+                    kernels,
+                    vocab_sizes,
+                    w,
+                    bias,
+                    numeric,
+                    columns,
+                    categories,
+                    true,
+                    out,
+                )
+            }
+        }
+        return;
+    };
     match *input {
-        Input::Dense(x) => kernels.layer(x, w, bias, out),
+        // The usual case: every standardised value fits, and the fused kernel runs as for
+        // raw values.
+        Input::Sparse {
+            numeric,
+            categories,
+        } if numeric.len() <= spare.len() => {
+            let standardised = spare.get_mut(..numeric.len()).unwrap_or(&mut []);
+            st.apply_columns(0, numeric, standardised);
+            let (values, columns) = (&*standardised, numeric.len());
+            one_hot_rows(
+                kernels,
+                vocab_sizes,
+                w,
+                bias,
+                values,
+                columns,
+                categories,
+                true,
+                out,
+            );
+        }
         Input::Sparse {
             numeric,
             categories,
         } => {
-            // The dense row of each known category: its field's block start plus its index
-            // (categories were checked against their vocabularies before).
-            let mut chunk = [0u32; ROW_CHUNK];
-            let mut filled = 0;
-            let mut block = numeric.len() as u32;
-            let mut first = true;
-            for (&c, &vocab) in categories.iter().zip(vocab_sizes) {
-                if c != UNKNOWN_CATEGORY {
-                    if let Some(slot) = chunk.get_mut(filled) {
-                        *slot = block + u32::from(c);
-                        filled += 1;
-                    }
-                    if filled == ROW_CHUNK {
-                        flush(kernels, w, bias, numeric, &chunk, &mut first, out);
-                        filled = 0;
-                    }
-                }
-                block += u32::from(vocab);
+            standardised_numeric_layer(kernels, st, spare, numeric, w, bias, out);
+            let columns = numeric.len();
+            one_hot_rows(
+                kernels,
+                vocab_sizes,
+                w,
+                bias,
+                &[],
+                columns,
+                categories,
+                false,
+                out,
+            );
+        }
+        Input::Dense(x) => {
+            let (numeric, rest) = x.split_at_checked(st.len()).unwrap_or((x, &[]));
+            standardised_numeric_layer(kernels, st, spare, numeric, w, bias, out);
+            let rows = w.get(numeric.len().saturating_mul(out.len())..);
+            kernels.gemv_acc(rest, rows.unwrap_or(&[]), out);
+        }
+    }
+}
+
+/// `out = bias + standardise(raw) · W[..raw.len()]`, standardising `spare.len()` columns at
+/// a time: a whole layer over the first chunk, then accumulations in column order, which
+/// is what one layer over all columns computes, bit for bit (see [`Kernels::layer`]).
+fn standardised_numeric_layer<W: Weight, K: Kernels<W>>(
+    kernels: &K,
+    standardisation: &Standardisation<'_>,
+    spare: &mut [f32],
+    raw: &[f32],
+    w: &[W],
+    bias: &[W],
+    out: &mut [f32],
+) {
+    let n = out.len();
+    let chunk = spare.len().max(1);
+    let mut first = true;
+    for (k, raw_chunk) in raw.chunks(chunk).enumerate() {
+        let start = k * chunk;
+        let values = spare.get_mut(..raw_chunk.len()).unwrap_or(&mut []);
+        standardisation.apply_columns(start, raw_chunk, values);
+        let rows = w
+            .get(start * n..(start + raw_chunk.len()) * n)
+            .unwrap_or(&[]);
+        if first {
+            kernels.layer(values, rows, bias, out);
+            first = false;
+        } else {
+            kernels.gemv_acc(values, rows, out);
+        }
+    }
+    if first {
+        kernels.layer(&[], &[], bias, out);
+    }
+}
+
+/// The sparse first layer: `numeric` (the values the network sees) through the fused
+/// kernel with the bias and the first chunk of category rows when `first`, then the
+/// remaining category rows; without `first`, `out` already holds the bias and the numeric
+/// part, and only the category rows are added. Category rows start after
+/// `numeric_columns` rows.
+#[allow(clippy::too_many_arguments)]
+fn one_hot_rows<W: Weight, K: Kernels<W>>(
+    kernels: &K,
+    vocab_sizes: &[u16],
+    w: &[W],
+    bias: &[W],
+    numeric: &[f32],
+    numeric_columns: usize,
+    categories: &[u16],
+    mut first: bool,
+    out: &mut [f32],
+) {
+    // The dense row of each known category: its field's block start plus its index
+    // (categories were checked against their vocabularies before).
+    let mut chunk = [0u32; ROW_CHUNK];
+    let mut filled = 0;
+    let mut block = numeric_columns as u32;
+    for (&c, &vocab) in categories.iter().zip(vocab_sizes) {
+        if c != UNKNOWN_CATEGORY {
+            if let Some(slot) = chunk.get_mut(filled) {
+                *slot = block + u32::from(c);
+                filled += 1;
             }
-            let rest = chunk.get(..filled).unwrap_or(&[]);
-            if first || !rest.is_empty() {
-                flush(kernels, w, bias, numeric, rest, &mut first, out);
+            if filled == ROW_CHUNK {
+                flush(kernels, w, bias, numeric, &chunk, &mut first, out);
+                filled = 0;
             }
         }
+        block += u32::from(vocab);
+    }
+    let rest = chunk.get(..filled).unwrap_or(&[]);
+    if first || !rest.is_empty() {
+        flush(kernels, w, bias, numeric, rest, &mut first, out);
     }
 }
 
@@ -432,6 +568,12 @@ pub(crate) fn levels<W: Weight, K: Kernels<W>>(
     let s = *model.shape();
     let [group_len, experts_len, hidden_len, levels_len] = regions;
     let (group, rest) = split(scratch, group_len)?;
+    // Level 0's group reads the model input; the rest of the scratch is free until the
+    // experts are written, so the standardised numeric values live there meanwhile.
+    if s.levels > 0 {
+        let out = sub_mut(group, 0, level0_width(&s) as usize)?;
+        level0_group(kernels, model, cursor, input, rest, out)?;
+    }
     let (experts, rest) = split(rest, experts_len)?;
     let (hidden, rest) = split(rest, hidden_len)?;
     let (hidden_a, hidden_b) = split(hidden, hidden_len / 2)?;
@@ -452,10 +594,7 @@ pub(crate) fn levels<W: Weight, K: Kernels<W>>(
     for level in 0..s.levels {
         let at = GroupOffsets::new(&s, level);
         // Groups: first expert layers and gate logits of the whole level.
-        if level == 0 {
-            let out = sub_mut(group, 0, level0_width(&s) as usize)?;
-            level0_group(kernels, model, cursor, input, out)?;
-        } else {
+        if level > 0 {
             for t in 0..tasks {
                 let out = sub_mut(group, t * at.task_group, at.task_group)?;
                 dense(kernels, cursor, sub(previous, t * width, width)?, out)?;

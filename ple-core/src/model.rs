@@ -13,18 +13,26 @@ use crate::error::PleError;
 use crate::forward;
 use crate::input::{Input, InputLayout};
 use crate::kernels::{Detected, Kernels};
+use crate::normalise::Standardisation;
 use crate::packed::{gates_len, packed_len, scratch_len};
 use crate::shape::PleShape;
 use crate::weight::Weight;
 
-/// A PLE network ready to run: shape, input layout and packed weights (see
-/// [`crate::packed`]), all borrowed, so that generated `static` arrays back it without a
-/// copy. `W` is `f32` or [`half::f16`]; arithmetic is always `f32`.
+/// A PLE network ready to run: shape, input layout, packed weights (see
+/// [`crate::packed`]) and, optionally, the standardisation of the numeric inputs, all
+/// borrowed, so that generated `static` arrays back it without a copy. `W` is `f32` or
+/// [`half::f16`]; arithmetic is always `f32`.
+///
+/// A model [with a standardisation](Self::with_standardisation) takes raw numeric values
+/// and feeds the network `(x - mean) / std`, computed as the trainer does
+/// ([`crate::normalise`]); one without takes the values as the network reads them
+/// (standardised by the caller, or raw for weights with the standardisation folded in).
 #[derive(Clone, Copy, Debug)]
 pub struct PleModel<'a, W: Weight> {
     shape: PleShape<'a>,
     layout: InputLayout<'a>,
     weights: &'a [W],
+    standardisation: Option<Standardisation<'a>>,
 }
 
 /// A model with `f32` weights: the reference precision.
@@ -77,8 +85,59 @@ impl<'a, W: Weight> PleModel<'a, W> {
                 shape,
                 layout,
                 weights,
+                standardisation: None,
             }),
             Err(e) => Err(e),
+        }
+    }
+
+    /// The same model, standardising its numeric inputs on every prediction (dense and
+    /// sparse, single rows and batches): numeric column `j` enters the network as
+    /// `(x_j - mean_j) / std_j`. [`PleError::Standardisation`] unless the standardisation
+    /// has one value per numeric column of the layout. A `const fn`, like [`new`](Self::new),
+    /// so that a generated `static MODEL` carries it and is checked at compile time.
+    ///
+    /// It costs no scratch memory: the standardised values live in the part of the scratch
+    /// that the first layer does not write.
+    pub const fn with_standardisation(
+        self,
+        standardisation: Standardisation<'a>,
+    ) -> Result<Self, PleError> {
+        if standardisation.len() != self.layout.numeric as usize {
+            return Err(PleError::Standardisation);
+        }
+        Ok(PleModel {
+            standardisation: Some(standardisation),
+            ..self
+        })
+    }
+
+    /// The standardisation the model applies to its numeric inputs, if any.
+    pub const fn standardisation(&self) -> Option<&Standardisation<'a>> {
+        self.standardisation.as_ref()
+    }
+
+    /// Writes the values the network sees for the raw numeric values `raw` into `out`:
+    /// standardised when the model has a standardisation, copied otherwise. Both slices
+    /// hold one value per numeric column ([`PleError::InputLength`]); a non-finite raw
+    /// value is [`PleError::NonFiniteInput`]. For callers that run the first layer
+    /// themselves; [`predict`](Self::predict) does this on its own.
+    pub fn standardise_numeric(&self, raw: &[f32], out: &mut [f32]) -> Result<(), PleError> {
+        match &self.standardisation {
+            Some(s) => s.apply(raw, out),
+            None => {
+                let numeric = self.layout.numeric as usize;
+                if raw.len() != numeric || out.len() != numeric {
+                    return Err(PleError::InputLength);
+                }
+                if let Some(index) = raw.iter().position(|v| !v.is_finite()) {
+                    return Err(PleError::NonFiniteInput {
+                        index: index as u32,
+                    });
+                }
+                forward::copy(raw, out);
+                Ok(())
+            }
         }
     }
 
@@ -102,7 +161,8 @@ impl<'a, W: Weight> PleModel<'a, W> {
         self.shape.tasks as usize
     }
 
-    /// Exact scratch length a prediction needs, [`scratch_len`] of the shape.
+    /// Exact scratch length a prediction needs, [`scratch_len`] of the shape (with or
+    /// without a standardisation).
     pub const fn scratch_len(&self) -> usize {
         scratch_len(&self.shape)
     }

@@ -73,6 +73,8 @@ impl Fixture {
             layout: self.layout_c(),
             weights: self.packed.as_ptr(),
             weights_len: self.packed.len(),
+            numeric_mean: null(),
+            numeric_std: null(),
         }
     }
 }
@@ -164,6 +166,8 @@ fn f16_models_run_through_the_c_abi() {
         layout: f.layout_c(),
         weights: bits.as_ptr(),
         weights_len: bits.len(),
+        numeric_mean: null(),
+        numeric_std: null(),
     };
     assert_eq!(unsafe { ple_validate_f16(&model) }, PLE_OK);
     let rust = PleModel::new(shape, f.net.layout(), &halves).unwrap();

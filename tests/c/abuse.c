@@ -481,8 +481,8 @@ int main(void) {
         }
         weights16[i] = (uint16_t)(bits | (v < 0 ? 0x8000u : 0u));
     }
-    ple_model_f32 model = {good_shape(), good_layout(), weights, packed};
-    ple_model_f16 model16 = {good_shape(), good_layout(), weights16, packed};
+    ple_model_f32 model = {good_shape(), good_layout(), weights, packed, NULL, NULL};
+    ple_model_f16 model16 = {good_shape(), good_layout(), weights16, packed, NULL, NULL};
 
     sizes();
     error_messages();

@@ -41,6 +41,7 @@ extern "C" {
 #define PLE_ERR_POINTER (-12)          /* misaligned pointer or unaddressable length */
 #define PLE_ERR_OVERLAP (-13)          /* an output buffer overlaps another buffer */
 #define PLE_ERR_RANGE (-14)            /* an int8 model entry is out of its range */
+#define PLE_ERR_STANDARDISATION (-15)  /* a numeric mean not finite, or a std not finite and > 0 */
 
 /* The category index of a value not in the vocabulary: an all-zero one-hot block. */
 #define PLE_UNKNOWN_CATEGORY 0xFFFFu
@@ -68,23 +69,37 @@ typedef struct ple_input_layout {
     uint32_t fields;
 } ple_input_layout;
 
-/* A model with float weights in the packed layout. */
+/* A model with float weights in the packed layout.
+ *
+ * numeric_mean and numeric_std (layout.numeric floats each, at every weight precision) make
+ * the model standardise its numeric inputs as the trainer did: column j enters the network
+ * as (x_j - numeric_mean[j]) / numeric_std[j], and the caller passes raw values. With both
+ * NULL the model takes the numeric values as given (weights with the standardisation folded
+ * in, or values the caller standardised). Only one of them NULL is PLE_ERR_NULL; a mean that
+ * is not finite or a std that is not finite and positive is PLE_ERR_STANDARDISATION. The
+ * two fields come last, so a struct initialised by position without them has both NULL. */
 typedef struct ple_model_f32 {
     ple_shape shape;
     ple_input_layout layout;
     const float *weights;
     size_t weights_len;
+    const float *numeric_mean; /* NULL, or layout.numeric means */
+    const float *numeric_std;  /* NULL, or layout.numeric standard deviations */
 } ple_model_f32;
 
-/* A model with IEEE binary16 weights (bit patterns) in the packed layout. */
+/* A model with IEEE binary16 weights (bit patterns) in the packed layout; the
+ * standardisation tables as in ple_model_f32. */
 typedef struct ple_model_f16 {
     ple_shape shape;
     ple_input_layout layout;
     const uint16_t *weights;
     size_t weights_len;
+    const float *numeric_mean; /* NULL, or layout.numeric means */
+    const float *numeric_std;  /* NULL, or layout.numeric standard deviations */
 } ple_model_f16;
 
-/* PLE_OK if the model struct is consistent (shape, layout and weight count), else why not. */
+/* PLE_OK if the model struct is consistent (shape, layout, weight count and
+ * standardisation), else why not. */
 int32_t ple_validate_f32(const ple_model_f32 *model);
 int32_t ple_validate_f16(const ple_model_f16 *model);
 
