@@ -30,8 +30,9 @@
 mod int8;
 
 pub use int8::{
-    int8_error_code, ple_int8_gates_len, ple_int8_scratch_len, ple_predict_int8, ple_validate_int8,
-    PleModelInt8,
+    int8_error_code, ple_int8_gates_len, ple_int8_handle_init, ple_int8_scratch_len,
+    ple_predict_int8, ple_predict_int8_validated, ple_validate_int8, PleInt8Handle, PleModelInt8,
+    PLE_ERR_HANDLE, PLE_INT8_HANDLE_WORDS,
 };
 
 use core::mem::size_of;
@@ -597,6 +598,7 @@ pub extern "C" fn ple_error_message(code: i32) -> *const core::ffi::c_char {
         PLE_ERR_POINTER => c"misaligned pointer or unaddressable length",
         PLE_ERR_OVERLAP => c"an output buffer overlaps another buffer",
         PLE_ERR_RANGE => c"an int8 model entry is out of its range",
+        PLE_ERR_HANDLE => c"not a handle ple_int8_handle_init filled, or its model changed",
         PLE_ERR_STANDARDISATION => {
             c"numeric standardisation invalid: a mean not finite or a std not finite and positive"
         }

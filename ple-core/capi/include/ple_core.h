@@ -219,6 +219,44 @@ int32_t ple_predict_int8(const ple_model_int8 *model,
                          uint16_t *probabilities, size_t probabilities_len,
                          uint16_t *gates, size_t gates_len);
 
+/* ---- int8 with the model checked once ----
+ *
+ * ple_predict_int8 checks every entry of the model on every call (about a third of a Census
+ * prediction's instructions). ple_int8_handle_init runs that check once and fills a handle
+ * the caller allocates (stack, static or heap; it may be copied byte for byte);
+ * ple_predict_int8_validated takes the handle instead of the model and checks only its tag
+ * and fingerprints, which cover the model struct's pointers, lengths and counts and the
+ * contents of its shape and vocabulary arrays. A handle that is zeroed, was never filled,
+ * whose initialisation failed, that was corrupted, or whose shape or vocabulary arrays
+ * changed is refused with PLE_ERR_HANDLE. The model struct may be discarded after
+ * ple_int8_handle_init; its arrays must stay alive and unchanged while the handle is used
+ * (a weight changed in place gives wrong results, never memory errors). The fingerprints
+ * catch mistakes, not a deliberately forged handle. */
+#define PLE_ERR_HANDLE (-16) /* not a handle ple_int8_handle_init filled, or its model changed */
+
+#define PLE_INT8_HANDLE_WORDS 40
+typedef struct ple_int8_handle {
+    uint64_t opaque[PLE_INT8_HANDLE_WORDS];
+} ple_int8_handle;
+
+/* Checks `model` as ple_validate_int8 and, when it is valid, fills `handle`. Returns PLE_OK
+ * or the model's status code, and then clears the handle to zeros; a NULL or misaligned
+ * handle (PLE_ERR_NULL, PLE_ERR_POINTER), or one overlapping a model array
+ * (PLE_ERR_OVERLAP), is left untouched. */
+int32_t ple_int8_handle_init(const ple_model_int8 *model, ple_int8_handle *handle);
+
+/* ple_predict_int8 on a filled handle: the same arguments after the handle, the same checks
+ * of the buffers and the same results, without checking the model's entries again.
+ * PLE_ERR_HANDLE for a handle ple_int8_handle_init did not fill successfully;
+ * PLE_ERR_OVERLAP also for an output overlapping the handle. */
+int32_t ple_predict_int8_validated(const ple_int8_handle *handle,
+                                   const int32_t *numeric, size_t numeric_len,
+                                   const uint16_t *categories, size_t categories_len,
+                                   int32_t *scratch, size_t scratch_len,
+                                   int32_t *logits, size_t logits_len,
+                                   uint16_t *probabilities, size_t probabilities_len,
+                                   uint16_t *gates, size_t gates_len);
+
 /* A static English description of a status code. */
 const char *ple_error_message(int32_t code);
 

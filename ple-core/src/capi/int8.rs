@@ -15,9 +15,17 @@ use super::{
     PLE_ERR_NULL, PLE_ERR_OUTPUT_LENGTH, PLE_ERR_OVERLAP, PLE_ERR_POINTER, PLE_ERR_RANGE,
     PLE_ERR_SCRATCH_LENGTH, PLE_ERR_SHAPE, PLE_ERR_WEIGHTS_LENGTH, PLE_OK,
 };
+mod handle;
+
+pub use handle::{
+    ple_int8_handle_init, ple_predict_int8_validated, PleInt8Handle, PLE_ERR_HANDLE,
+    PLE_INT8_HANDLE_WORDS,
+};
+
 use crate::int8::{
     DenseLayers, Int8Error, Int8Input, Int8Model, Requant, SparseLayer, SparseOutput,
 };
+use crate::shape::PleShape;
 
 /// An int8 model: the shape, the input layout, and the arrays of
 /// [`SparseLayer`](crate::int8::SparseLayer), [`DenseLayers`](crate::int8::DenseLayers) and
@@ -78,10 +86,20 @@ unsafe fn checked<'a, T>(ptr: *const T, len: usize) -> Result<&'a [T], i32> {
     Ok(unsafe { slice(ptr, len) })
 }
 
+/// A model struct's arrays as slices, before any check of their lengths or entries.
+struct Parts<'a> {
+    shape: PleShape<'a>,
+    sparse: SparseLayer<'a>,
+    dense: DenseLayers<'a>,
+    mix_ratios: &'a [u16],
+    spans: ModelSpans,
+}
+
+/// Reads the model struct at `model` by value (the caller may alias it with anything).
+///
 /// # Safety
-/// `model` must be null or point to a model struct whose pointers address as many values as
-/// their lengths say.
-unsafe fn model_from<'a>(model: *const PleModelInt8) -> Result<(Int8Model<'a>, ModelSpans), i32> {
+/// `model` must be null or point to a model struct.
+unsafe fn read_model(model: *const PleModelInt8) -> Result<PleModelInt8, i32> {
     if model.is_null() {
         return Err(PLE_ERR_NULL);
     }
@@ -89,7 +107,12 @@ unsafe fn model_from<'a>(model: *const PleModelInt8) -> Result<(Int8Model<'a>, M
         return Err(PLE_ERR_POINTER);
     }
     // SAFETY: non-null and aligned; that it points to a model struct is the caller's promise.
-    let m = unsafe { &*model };
+    Ok(unsafe { core::ptr::read(model) })
+}
+
+/// # Safety
+/// The pointers of `m` must address as many values as their lengths say.
+unsafe fn parts_of<'a>(m: &PleModelInt8) -> Result<Parts<'a>, i32> {
     // SAFETY (this block): every pointer and length is the caller's promise, as documented;
     // `checked` verifies what can be verified.
     let (shape, layout) = unsafe { (shape_from(&m.shape)?, layout_from(&m.layout)?) };
@@ -136,8 +159,32 @@ unsafe fn model_from<'a>(model: *const PleModelInt8) -> Result<(Int8Model<'a>, M
         bias: dense_bias,
         requant: dense_requant,
     };
-    let view = Int8Model::new(shape, sparse, dense, mix_ratios).map_err(int8_error_code)?;
-    Ok((view, spans))
+    Ok(Parts {
+        shape,
+        sparse,
+        dense,
+        mix_ratios,
+        spans,
+    })
+}
+
+/// The checked view of a model struct: every length and entry (O(outputs) work).
+///
+/// # Safety
+/// The pointers of `m` must address as many values as their lengths say.
+unsafe fn view_of<'a>(m: &PleModelInt8) -> Result<(Int8Model<'a>, ModelSpans), i32> {
+    // SAFETY: forwarded from the caller.
+    let p = unsafe { parts_of(m)? };
+    let view = Int8Model::new(p.shape, p.sparse, p.dense, p.mix_ratios).map_err(int8_error_code)?;
+    Ok((view, p.spans))
+}
+
+/// # Safety
+/// `model` must be null or point to a model struct whose pointers address as many values as
+/// their lengths say.
+unsafe fn model_from<'a>(model: *const PleModelInt8) -> Result<(Int8Model<'a>, ModelSpans), i32> {
+    // SAFETY: forwarded from the caller.
+    unsafe { view_of(&read_model(model)?) }
 }
 
 /// Checks an int8 model struct: `PLE_OK`, or why it cannot run (`PLE_ERR_RANGE` for an entry
@@ -220,6 +267,61 @@ pub unsafe extern "C" fn ple_predict_int8(
         Ok(m) => m,
         Err(code) => return code,
     };
+    let call = Buffers {
+        numeric,
+        numeric_len,
+        categories,
+        categories_len,
+        scratch,
+        scratch_len,
+        logits,
+        logits_len,
+        probabilities,
+        probabilities_len,
+        gates,
+        gates_len,
+    };
+    // SAFETY: forwarded from the caller.
+    unsafe { predict_view(&view, &model_spans, call) }
+}
+
+/// The buffers of one prediction, as the caller passed them.
+struct Buffers {
+    numeric: *const i32,
+    numeric_len: usize,
+    categories: *const u16,
+    categories_len: usize,
+    scratch: *mut i32,
+    scratch_len: usize,
+    logits: *mut i32,
+    logits_len: usize,
+    probabilities: *mut u16,
+    probabilities_len: usize,
+    gates: *mut u16,
+    gates_len: usize,
+}
+
+/// Checks the buffers of a call against a checked model view and predicts.
+///
+/// # Safety
+/// Every pointer of `call` must be null or address as many values as its length says, and
+/// the outputs must be writable; `read_only` are the view's arrays and whatever else no
+/// output may overlap.
+unsafe fn predict_view(view: &Int8Model<'_>, read_only: &[Span], call: Buffers) -> i32 {
+    let Buffers {
+        numeric,
+        numeric_len,
+        categories,
+        categories_len,
+        scratch,
+        scratch_len,
+        logits,
+        logits_len,
+        probabilities,
+        probabilities_len,
+        gates,
+        gates_len,
+    } = call;
     let checks = [
         check_ptr(numeric, numeric_len),
         check_ptr(categories, categories_len),
@@ -272,7 +374,7 @@ pub unsafe extern "C" fn ple_predict_int8(
             .iter()
             .skip(i + 1)
             .chain(&inputs)
-            .chain(&model_spans)
+            .chain(read_only)
             .any(|other| out.overlaps(*other));
         if clash {
             return PLE_ERR_OVERLAP;

@@ -311,6 +311,28 @@ impl<'a> Int8Model<'a> {
         })
     }
 
+    /// The view [`new`](Self::new) returned for these exact arguments, without checking them
+    /// again: for a caller that keeps proof of an earlier check (the C ABI's validated
+    /// handle) and must not pay the checks' O(outputs) scan on every prediction.
+    ///
+    /// Not `unsafe`: every kernel bounds-checks its reads (the Arm DSP gather checks each row
+    /// once), so arrays that were never checked give wrong results or an error, never
+    /// undefined behaviour; but the no-overflow proof of the arithmetic is lost.
+    pub(crate) const fn from_validated_parts(
+        shape: PleShape<'a>,
+        sparse: SparseLayer<'a>,
+        dense: DenseLayers<'a>,
+        mix_ratios: &'a [u16],
+    ) -> Self {
+        Int8Model {
+            shape,
+            sparse,
+            dense,
+            mix_ratios,
+            kernel: Int8Kernel::best(),
+        }
+    }
+
     /// The same model running with other kernels (results are identical).
     pub const fn with_kernel(self, kernel: Int8Kernel) -> Self {
         Int8Model { kernel, ..self }
