@@ -201,9 +201,18 @@ fn bake_float(model_path: &Path, precision: Precision, rows: &TestRows) -> (Stri
         numeric: baked.layout_numeric,
         vocab_sizes: &baked.vocab_sizes,
     };
+    // The model standardises its raw numeric inputs on the device, as the generated MODEL.
+    let standardisation = baked.normalisation.as_ref().map(|n| {
+        ple_core::normalise::Standardisation::new(&n.mean, &n.std)
+            .unwrap_or_else(|e| fail(&e.to_string()))
+    });
     let expected = match &baked.weights {
-        BakedWeights::F32(weights) => host_predictions(shape, layout, weights, rows),
-        BakedWeights::F16(weights) => host_predictions(shape, layout, weights, rows),
+        BakedWeights::F32(weights) => {
+            host_predictions(shape, layout, standardisation, weights, rows)
+        }
+        BakedWeights::F16(weights) => {
+            host_predictions(shape, layout, standardisation, weights, rows)
+        }
         #[allow(unreachable_patterns)]
         _ => fail("ple-codegen baked the model in another precision than asked"),
     };
@@ -223,13 +232,19 @@ fn bake_float(model_path: &Path, precision: Precision, rows: &TestRows) -> (Stri
 fn host_predictions<W: ple_core::Weight>(
     shape: ple_core::PleShape<'_>,
     layout: InputLayout<'_>,
+    standardisation: Option<ple_core::normalise::Standardisation<'_>>,
     weights: &[W],
     rows: &TestRows,
 ) -> Vec<f32>
 where
     Scalar: ple_core::kernels::Kernels<W>,
 {
-    let view = PleModel::new(shape, layout, weights).unwrap_or_else(|e| fail(&e.to_string()));
+    let mut view = PleModel::new(shape, layout, weights).unwrap_or_else(|e| fail(&e.to_string()));
+    if let Some(standardisation) = standardisation {
+        view = view
+            .with_standardisation(standardisation)
+            .unwrap_or_else(|e| fail(&e.to_string()));
+    }
     let mut scratch = vec![0f32; view.scratch_len()];
     let mut expected = Vec::with_capacity(rows.rows() * view.tasks());
     for row in 0..rows.rows() {

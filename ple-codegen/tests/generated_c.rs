@@ -1,6 +1,7 @@
 //! The generated C compiles warning-free (`gcc -std=c99 -Wall -Wextra -Werror -pedantic`, and
 //! `arm-none-eabi-gcc` for a Cortex-M4F), and, linked with `libple_core.a`, predicts what
-//! ple-core predicts from the same baked weights.
+//! ple-core predicts from the same baked weights and standardisation (the generated model
+//! struct points to the mean and std tables, so the C program passes raw values).
 //!
 //! Each compiler that is not installed is reported on stderr and skipped; the static library
 //! is built with cargo into its own target directory under the system temporary directory.
@@ -10,8 +11,9 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use ple_codegen::codegen::{bake, emit_c, sha256_hex, BakedWeights, Precision};
-use ple_core::{Input, ModelF16, ModelF32, PleModel, UNKNOWN_CATEGORY};
+use ple_codegen::codegen::{bake, emit_c, sha256_hex, Baked, BakedWeights, Precision};
+use ple_core::normalise::Standardisation;
+use ple_core::{Input, PleModel, UNKNOWN_CATEGORY};
 
 use common::{tiny_model, SHAPE};
 
@@ -27,7 +29,7 @@ fn has(tool: &str) -> bool {
 }
 
 /// Writes the generated files of `precision` into `dir`; returns the C source's path.
-fn generate(dir: &Path, precision: Precision) -> (PathBuf, BakedWeights) {
+fn generate(dir: &Path, precision: Precision) -> (PathBuf, Baked) {
     let model = tiny_model();
     let bytes = model.to_bytes().unwrap();
     let baked = bake(
@@ -40,7 +42,36 @@ fn generate(dir: &Path, precision: Precision) -> (PathBuf, BakedWeights) {
     for file in emit_c(&baked, "tiny").unwrap() {
         std::fs::write(dir.join(&file.name), &file.contents).unwrap();
     }
-    (dir.join("tiny.c"), baked.weights)
+    (dir.join("tiny.c"), baked)
+}
+
+#[test]
+fn generated_c_carries_the_standardisation_tables_as_exact_literals() {
+    let dir = tempfile::tempdir().unwrap();
+    let (source, baked) = generate(dir.path(), Precision::F16);
+    let norm = baked.normalisation.as_ref().unwrap();
+    let c = std::fs::read_to_string(source).unwrap();
+    let h = std::fs::read_to_string(dir.path().join("tiny.h")).unwrap();
+    assert!(h.contains("extern const float tiny_numeric_mean[TINY_NUMERIC_LEN];"));
+    assert!(h.contains("extern const float tiny_numeric_std[TINY_NUMERIC_LEN];"));
+    let literals = |values: &[f32]| {
+        let items: Vec<String> = values
+            .iter()
+            .map(|&v| ple_codegen::codegen::c::hex_float(v))
+            .collect();
+        items.join(", ")
+    };
+    assert!(c.contains(&format!(
+        "const float tiny_numeric_mean[TINY_NUMERIC_LEN] = {{\n    {},\n}};",
+        literals(&norm.mean)
+    )));
+    assert!(c.contains(&format!(
+        "const float tiny_numeric_std[TINY_NUMERIC_LEN] = {{\n    {},\n}};",
+        literals(&norm.std)
+    )));
+    assert!(
+        c.contains("    .numeric_mean = tiny_numeric_mean,\n    .numeric_std = tiny_numeric_std,")
+    );
 }
 
 const STRICT: [&str; 6] = [
@@ -136,7 +167,7 @@ fn generated_c_linked_with_the_static_library_predicts_like_ple_core() {
     };
     let dir = tempfile::tempdir().unwrap();
     for precision in [Precision::F32, Precision::F16] {
-        let (source, weights) = generate(dir.path(), precision);
+        let (source, baked) = generate(dir.path(), precision);
         let mut main =
             String::from("#include <stdio.h>\n#include \"tiny.h\"\n\nint main(void) {\n");
         main.push_str("    static float scratch[TINY_SCRATCH_LEN];\n    float p[TINY_TASKS];\n");
@@ -187,6 +218,8 @@ fn generated_c_linked_with_the_static_library_predicts_like_ple_core() {
             vocab_sizes: &[2, 5],
         };
         let mut scratch = vec![0.0; ple_core::scratch_len(&SHAPE)];
+        let norm = baked.normalisation.as_ref().unwrap();
+        let st = Standardisation::new(&norm.mean, &norm.std).unwrap();
         let mut expected = Vec::new();
         for (numeric, categories) in ROWS {
             let input = Input::Sparse {
@@ -194,13 +227,15 @@ fn generated_c_linked_with_the_static_library_predicts_like_ple_core() {
                 categories: &categories,
             };
             let mut p = [0.0; 2];
-            match &weights {
+            match &baked.weights {
                 BakedWeights::F32(w) => {
-                    let model: ModelF32 = PleModel::new(SHAPE, layout, w).unwrap();
+                    let model = PleModel::new(SHAPE, layout, &w[..]).unwrap();
+                    let model = model.with_standardisation(st).unwrap();
                     model.predict(input, &mut scratch, &mut p).unwrap();
                 }
                 BakedWeights::F16(w) => {
-                    let model: ModelF16 = PleModel::new(SHAPE, layout, w).unwrap();
+                    let model = PleModel::new(SHAPE, layout, &w[..]).unwrap();
+                    let model = model.with_standardisation(st).unwrap();
                     model.predict(input, &mut scratch, &mut p).unwrap();
                 }
                 BakedWeights::Int8(_) => unreachable!("only f32 and f16 are emitted in C"),

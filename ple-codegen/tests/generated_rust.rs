@@ -1,6 +1,7 @@
 //! The generated Rust for a small model (checked in under `tests/generated/`, kept up to date
 //! by `generated_up_to_date.rs`) compiles, and predicts on raw records what the unfolded model
-//! predicts on normalised dense input.
+//! predicts on normalised dense input: bit for bit at f32, since the generated model keeps the
+//! trained weights and standardises with the trainer's arithmetic.
 
 mod common;
 
@@ -43,6 +44,10 @@ fn generated_models_predict_like_the_unfolded_model_on_normalised_input() {
     let mut packed = vec![0.0; ple_core::packed_len(&SHAPE)];
     ple_core::pack_f32(&SHAPE, &model.parameters, &mut packed).unwrap();
     let unfolded = ModelF32::new(SHAPE, InputLayout::dense(SHAPE.input_dim), &packed).unwrap();
+    let mut halves = vec![ple_core::half::f16::ZERO; ple_core::packed_len(&SHAPE)];
+    ple_core::pack_f16(&SHAPE, &model.parameters, &mut halves).unwrap();
+    let unfolded16 =
+        ple_core::ModelF16::new(SHAPE, InputLayout::dense(SHAPE.input_dim), &halves).unwrap();
     let mut scratch = vec![0.0; ple_core::scratch_len(&SHAPE)];
     let mut generated_scratch = [0.0; tiny_f32::SCRATCH_LEN];
 
@@ -53,24 +58,19 @@ fn generated_models_predict_like_the_unfolded_model_on_normalised_input() {
                 for education in [0, 2, 4, UNKNOWN_CATEGORY] {
                     let (numeric, categories) = ([age, wage], [sex, education]);
                     let dense = dense_normalised(&model, &numeric, &categories);
-                    let mut expected = [0.0; 2];
+                    let (mut expected, mut expected16) = ([0.0; 2], [0.0; 2]);
                     unfolded
                         .predict(Input::Dense(&dense), &mut scratch, &mut expected)
+                        .unwrap();
+                    unfolded16
+                        .predict(Input::Dense(&dense), &mut scratch, &mut expected16)
                         .unwrap();
                     let f32s =
                         tiny_f32::predict(&numeric, &categories, &mut generated_scratch).unwrap();
                     let f16s =
                         tiny_f16::predict(&numeric, &categories, &mut generated_scratch).unwrap();
-                    for task in 0..2 {
-                        assert!(
-                            (f32s[task] - expected[task]).abs() < 1e-5,
-                            "{f32s:?} vs {expected:?}"
-                        );
-                        assert!(
-                            (f16s[task] - expected[task]).abs() < 2e-2,
-                            "{f16s:?} vs {expected:?}"
-                        );
-                    }
+                    assert_eq!(f32s, expected);
+                    assert_eq!(f16s, expected16);
                     checked += 1;
                 }
             }
@@ -126,7 +126,64 @@ fn generated_tables_describe_the_model() {
         ple_codegen::codegen::bake(path, model, sha, ple_codegen::codegen::Precision::F16).unwrap();
     let footprint = f16.footprint();
     assert_eq!(footprint.weight_bytes, 2 * tiny_f16::WEIGHTS.len());
+    assert_eq!(footprint.table_bytes, 4 * 2 * tiny_f16::NUMERIC_LEN);
     assert_eq!(footprint.scratch_bytes, 4 * tiny_f16::SCRATCH_LEN);
+}
+
+#[test]
+fn generated_standardisation_tables_are_the_model_file_s() {
+    let norm = tiny_model().normalisation.unwrap();
+    for (mean, std) in [
+        (&tiny_f32::NUMERIC_MEAN, &tiny_f32::NUMERIC_STD),
+        (&tiny_f16::NUMERIC_MEAN, &tiny_f16::NUMERIC_STD),
+    ] {
+        assert_eq!((&mean[..], &std[..]), (&norm.mean[..], &norm.std[..]));
+    }
+    let st = tiny_f32::MODEL.standardisation().unwrap();
+    assert_eq!(st.mean().as_ptr(), tiny_f32::NUMERIC_MEAN.as_ptr());
+    assert_eq!(st.std().as_ptr(), tiny_f32::NUMERIC_STD.as_ptr());
+    assert!(tiny_f16::MODEL.standardisation().is_some());
+}
+
+#[test]
+fn folding_on_request_drops_the_tables_and_keeps_the_predictions_close() {
+    use ple_codegen::codegen::{bake_with, emit_rust, BakeOptions, BakedWeights, Precision};
+    let path = std::path::Path::new("tiny.safetensors");
+    let options = BakeOptions {
+        fold_normalisation: true,
+    };
+    let folded = bake_with(path, tiny_model(), String::new(), Precision::F32, options).unwrap();
+    assert!(folded.normalisation.is_none());
+    assert_eq!(folded.footprint().table_bytes, 0);
+    let source = emit_rust(&folded).unwrap().contents;
+    assert!(!source.contains("NUMERIC_MEAN") && !source.contains("with_standardisation"));
+    let BakedWeights::F32(weights) = &folded.weights else {
+        panic!("baked at f32");
+    };
+    let layout = InputLayout {
+        numeric: 2,
+        vocab_sizes: &[2, 5],
+    };
+    let model = ModelF32::new(SHAPE, layout, weights).unwrap();
+    let (mut scratch, mut generated_scratch) = (
+        vec![0.0; ple_core::scratch_len(&SHAPE)],
+        [0.0; tiny_f32::SCRATCH_LEN],
+    );
+    for (numeric, categories) in [([45.5f32, 1200.0], [1u16, 2u16]), ([17.0, 0.0], [0, 4])] {
+        let mut folded_p = [0.0; 2];
+        let input = Input::Sparse {
+            numeric: &numeric,
+            categories: &categories,
+        };
+        model.predict(input, &mut scratch, &mut folded_p).unwrap();
+        let p = tiny_f32::predict(&numeric, &categories, &mut generated_scratch).unwrap();
+        for task in 0..2 {
+            assert!(
+                (folded_p[task] - p[task]).abs() < 1e-5,
+                "{folded_p:?} vs {p:?}"
+            );
+        }
+    }
 }
 
 #[test]

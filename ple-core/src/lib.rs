@@ -23,6 +23,19 @@
 //! layer of every expert and every gate into one matrix whose row `i` is everything input
 //! column `i` contributes to. The forward pass reads the packed slice strictly front to back.
 //!
+//! # Raw numeric values, standardised on the device
+//!
+//! The trainer feeds numeric column `j` as `(x_j - mean_j) / std_j`. A model given those
+//! tables ([`PleModel::with_standardisation`], a `const fn`; `numeric_mean` / `numeric_std`
+//! in the C structs) takes raw values and standardises them itself, in the trainer's f32
+//! operations ([`normalise`]), before the first layer: its outputs then match the trainer's
+//! to within 1e-6 (f32). This is how ple-codegen bakes f32 and f16 models by default.
+//! Folding the standardisation into the first layer instead (ple-codegen's
+//! `--fold-normalisation`) saves the tables and one division per column but turns a column
+//! whose mean is large against its std into large terms that cancel, a few 1e-6 of error in
+//! f32 and up to 4e-3 in f16. The standardised values live in the part of the scratch the
+//! first layer does not write, so [`scratch_len`] is the same with or without tables.
+//!
 //! # Why the sparse input
 //!
 //! A Census-Income record is 11 numbers and 29 categories, a 499-wide dense vector of which

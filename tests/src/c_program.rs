@@ -71,8 +71,16 @@ pub fn generate(model_path: &Path, rows: usize, dir: &Path) {
         numeric: baked.layout_numeric,
         vocab_sizes: &baked.vocab_sizes,
     };
-    let view =
+    let mut view =
         PleModel::new(baked.config.shape(), layout, weights).unwrap_or_else(|e| panic!("{e}"));
+    // The generated C model standardises raw values with these tables too.
+    if let Some(norm) = &baked.normalisation {
+        let standardisation = ple_core::normalise::Standardisation::new(&norm.mean, &norm.std)
+            .unwrap_or_else(|e| panic!("{e}"));
+        view = view
+            .with_standardisation(standardisation)
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
     let expected = predictions(&view, &data);
     let path = dir.join("rows.h");
     std::fs::write(&path, rows_header(&data, &expected, view.tasks()))

@@ -63,6 +63,9 @@ fn run_on_host(dir: &std::path::Path, source: &str) {
     assert!(stdout.contains(&format!("rows={ROWS}\n")), "{stdout}");
     assert!(stdout.contains("mismatches=0\n"), "{stdout}");
     assert!(stdout.contains("errors=0\n"), "{stdout}");
+    if source == "predict.c" {
+        assert!(stdout.contains("standardised=1\n"), "{stdout}");
+    }
 }
 
 /// Builds `tests/c/<source>` with the generated files in `dir` for a Cortex-M4F, runs it

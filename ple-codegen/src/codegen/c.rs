@@ -7,7 +7,9 @@
 //! (`ple_model_f32` or `ple_model_f16`), and `<name>_predict`, a wrapper of
 //! `ple_predict_sparse_*` (or `_dense_*` without a feature spec) with every length filled in.
 //! f32 weights are written as C99 hexadecimal floating literals, f16 weights as their
-//! `uint16_t` bit patterns: both exact.
+//! `uint16_t` bit patterns: both exact. An f32 or f16 model that standardises on the device
+//! also has `<name>_numeric_mean` and `<name>_numeric_std` (hexadecimal literals too), which
+//! its struct's `numeric_mean` and `numeric_std` point to; a folded model leaves both NULL.
 //!
 //! An int8 model (`ple_model_int8`) keeps its arrays `static` in the source; the header adds
 //! `<name>_numeric_to_fixed` (raw values to the model's fixed-point inputs, computed exactly
@@ -175,6 +177,20 @@ pub(super) fn emit(baked: &Baked, name: &str, header_lines: &[String]) -> Vec<Ge
         }
         BakedWeights::Int8(params) => int8_arrays(&mut c, name, params),
     }
+    if let Some(norm) = &baked.normalisation {
+        for (table, values) in [("mean", &norm.mean), ("std", &norm.std)] {
+            let _ = writeln!(
+                c,
+                "const float {name}_numeric_{table}[{upper}_NUMERIC_LEN] = {{"
+            );
+            array_body(&mut c, 4, values.iter().map(|&v| hex_float(v)));
+            c.push_str(
+                "};
+
+",
+            );
+        }
+    }
     let _ = writeln!(c, "const {model_type} {name} = {{\n{shape_and_layout}");
     match &baked.weights {
         BakedWeights::Int8(params) => int8_model_fields(&mut c, name, params),
@@ -183,6 +199,12 @@ pub(super) fn emit(baked: &Baked, name: &str, header_lines: &[String]) -> Vec<Ge
                 c,
                 "    .weights = {name}_weights,\n    .weights_len = {upper}_WEIGHTS_LEN,"
             );
+            if baked.normalisation.is_some() {
+                let _ = writeln!(
+                    c,
+                    "    .numeric_mean = {name}_numeric_mean,\n    .numeric_std = {name}_numeric_std,"
+                );
+            }
         }
     }
     c.push_str("};\n\n");
@@ -293,11 +315,30 @@ fn float_declarations(h: &mut String, baked: &Baked, name: &str) -> Signature {
         BakedWeights::F16(_) => ("uint16_t", "f16"),
         _ => ("float", "f32"),
     };
-    let _ = writeln!(h, "/* The packed weights, normalisation folded in. */");
-    let _ = writeln!(
-        h,
-        "extern const {weight_type} {name}_weights[{upper}_WEIGHTS_LEN];\n"
-    );
+    if baked.normalisation.is_some() {
+        let _ = writeln!(h, "/* The packed weights, as trained. */");
+        let _ = writeln!(
+            h,
+            "extern const {weight_type} {name}_weights[{upper}_WEIGHTS_LEN];"
+        );
+        let _ = writeln!(
+            h,
+            "/* Mean and standard deviation of each numeric column: the model feeds the network\n * (x - mean) / std, so callers pass raw values. */"
+        );
+        for table in ["mean", "std"] {
+            let _ = writeln!(
+                h,
+                "extern const float {name}_numeric_{table}[{upper}_NUMERIC_LEN];"
+            );
+        }
+        h.push('\n');
+    } else {
+        let _ = writeln!(h, "/* The packed weights, normalisation folded in. */");
+        let _ = writeln!(
+            h,
+            "extern const {weight_type} {name}_weights[{upper}_WEIGHTS_LEN];\n"
+        );
+    }
     let (args, call) = if baked.feature_spec.is_some() {
         (
             format!("const float numeric[{upper}_NUMERIC_LEN], const uint16_t categories[{upper}_FIELDS]"),

@@ -8,7 +8,7 @@ use quote::{format_ident, quote, ToTokens};
 use ple_core::PleShape;
 
 use super::{Baked, BakedWeights};
-use crate::feature_spec::FeatureSpec;
+use crate::feature_spec::{FeatureSpec, Normalisation};
 
 fn hex(bits: u64, width: usize) -> Literal {
     // A valid integer literal by construction, so parsing cannot fail.
@@ -109,10 +109,35 @@ impl ToTokens for WeightsStatic<'_> {
     }
 }
 
+/// `NUMERIC_MEAN` and `NUMERIC_STD`: the standardisation the model applies to its numeric
+/// inputs, as exact `f32` bit patterns.
+pub struct StandardisationStatics<'a>(pub &'a Normalisation);
+
+impl ToTokens for StandardisationStatics<'_> {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        let bits = |values: &[f32]| {
+            values
+                .iter()
+                .map(|v| hex(v.to_bits().into(), 8))
+                .collect::<Vec<_>>()
+        };
+        let (mean, std) = (bits(&self.0.mean), bits(&self.0.std));
+        tokens.extend(quote! {
+            /// Mean of each numeric column on the training split, as exact `f32` bit patterns.
+            pub static NUMERIC_MEAN: [f32; NUMERIC_LEN] = [#(f32::from_bits(#mean)),*];
+            /// Standard deviation of each numeric column on the training split, as exact `f32`
+            /// bit patterns. `MODEL` feeds the network `(x - NUMERIC_MEAN[j]) / NUMERIC_STD[j]`.
+            pub static NUMERIC_STD: [f32; NUMERIC_LEN] = [#(f32::from_bits(#std)),*];
+        });
+    }
+}
+
 /// `pub static MODEL` (checked at compile time), `SCRATCH_LEN`, `TASKS` and `TASK_NAMES`.
 pub struct ModelStatic<'a> {
     pub half: bool,
     pub task_names: &'a [String],
+    /// Whether `NUMERIC_MEAN` and `NUMERIC_STD` exist and the model standardises with them.
+    pub standardised: bool,
 }
 
 impl ToTokens for ModelStatic<'_> {
@@ -123,6 +148,36 @@ impl ToTokens for ModelStatic<'_> {
             format_ident!("ModelF32")
         };
         let names = self.task_names;
+        let model = if self.standardised {
+            quote! {
+                /// The model, ready to run: it takes raw numeric values and standardises them
+                /// with `NUMERIC_MEAN` and `NUMERIC_STD` as the trainer did. Built in a
+                /// constant context: a mismatch between the arrays above fails the build, not
+                /// the device.
+                pub static MODEL: ::ple_core::#ty<'static> =
+                    match ::ple_core::PleModel::new(SHAPE, LAYOUT, &WEIGHTS) {
+                        Ok(model) => match ::ple_core::normalise::Standardisation::new(&NUMERIC_MEAN, &NUMERIC_STD) {
+                            Ok(standardisation) => match model.with_standardisation(standardisation) {
+                                Ok(model) => model,
+                                Err(_) => panic!("generated standardisation does not fit the model"),
+                            },
+                            Err(_) => panic!("generated standardisation tables are invalid"),
+                        },
+                        Err(_) => panic!("generated model arrays do not fit together"),
+                    };
+            }
+        } else {
+            quote! {
+                /// The model, ready to run: it takes raw numeric values (the standardisation
+                /// is folded into its weights). Built in a constant context: a mismatch
+                /// between the arrays above fails the build, not the device.
+                pub static MODEL: ::ple_core::#ty<'static> =
+                    match ::ple_core::PleModel::new(SHAPE, LAYOUT, &WEIGHTS) {
+                        Ok(model) => model,
+                        Err(_) => panic!("generated model arrays do not fit together"),
+                    };
+            }
+        };
         tokens.extend(quote! {
             /// Number of tasks: one probability each.
             pub const TASKS: usize = SHAPE.tasks as usize;
@@ -130,13 +185,7 @@ impl ToTokens for ModelStatic<'_> {
             pub const TASK_NAMES: [&str; TASKS] = [#(#names),*];
             /// Exact scratch length (in `f32`s) a prediction needs.
             pub const SCRATCH_LEN: usize = ::ple_core::scratch_len(&SHAPE);
-            /// The model, ready to run. Built in a constant context: a mismatch between the
-            /// arrays above fails the build, not the device.
-            pub static MODEL: ::ple_core::#ty<'static> =
-                match ::ple_core::PleModel::new(SHAPE, LAYOUT, &WEIGHTS) {
-                    Ok(model) => model,
-                    Err(_) => panic!("generated model arrays do not fit together"),
-                };
+            #model
         });
     }
 }
@@ -286,9 +335,11 @@ pub(super) fn module(baked: &Baked) -> TokenStream {
         };
     }
     let weights = WeightsStatic(&baked.weights);
+    let standardisation = baked.normalisation.as_ref().map(StandardisationStatics);
     let model = ModelStatic {
         half: matches!(baked.weights, BakedWeights::F16(_)),
         task_names: &baked.config.task_names,
+        standardised: standardisation.is_some(),
     };
     let spec = baked.feature_spec.as_ref().map(FeatureSpecItems);
     let predict = PredictFn {
@@ -298,6 +349,7 @@ pub(super) fn module(baked: &Baked) -> TokenStream {
         #shape_const
         #layout
         #weights
+        #standardisation
         #model
         #spec
         #predict
@@ -395,6 +447,7 @@ mod tests {
         let tokens = ModelStatic {
             half: true,
             task_names: &names,
+            standardised: false,
         }
         .to_token_stream()
         .to_string();
@@ -406,10 +459,53 @@ mod tests {
         let tokens = ModelStatic {
             half: false,
             task_names: &names,
+            standardised: false,
         }
         .to_token_stream()
         .to_string();
         assert!(tokens.contains(&quote! { ::ple_core::ModelF32<'static> }.to_string()));
+        assert!(!tokens.contains("with_standardisation"));
+    }
+
+    #[test]
+    fn standardisation_tables_are_exact_bit_patterns() {
+        let norm = Normalisation {
+            mean: vec![94.5, -0.0],
+            std: vec![0.5, f32::MIN_POSITIVE],
+        };
+        same(
+            StandardisationStatics(&norm),
+            quote! {
+                /// Mean of each numeric column on the training split, as exact `f32` bit patterns.
+                pub static NUMERIC_MEAN: [f32; NUMERIC_LEN] =
+                    [f32::from_bits(0x42bd0000), f32::from_bits(0x80000000)];
+                /// Standard deviation of each numeric column on the training split, as exact `f32`
+                /// bit patterns. `MODEL` feeds the network `(x - NUMERIC_MEAN[j]) / NUMERIC_STD[j]`.
+                pub static NUMERIC_STD: [f32; NUMERIC_LEN] =
+                    [f32::from_bits(0x3f000000), f32::from_bits(0x00800000)];
+            },
+        );
+    }
+
+    #[test]
+    fn a_standardised_model_is_built_with_its_tables_at_compile_time() {
+        let tokens = ModelStatic {
+            half: false,
+            task_names: &["income".to_string()],
+            standardised: true,
+        }
+        .to_token_stream()
+        .to_string();
+        let tables = quote! {
+            ::ple_core::normalise::Standardisation::new(&NUMERIC_MEAN, &NUMERIC_STD)
+        };
+        assert!(tokens.contains(&tables.to_string()));
+        assert!(
+            tokens.contains(&quote! { model.with_standardisation(standardisation) }.to_string())
+        );
+        assert!(tokens.contains(
+            &quote! { pub const SCRATCH_LEN: usize = ::ple_core::scratch_len(&SHAPE); }.to_string()
+        ));
     }
 
     #[test]
