@@ -4,8 +4,9 @@
  * this program). The raw numeric values go through the generated model_numeric_to_fixed.
  *
  * Also asks for the gate weights (through ple_predict_int8 itself) and checks that they are
- * Q15 weights summing to one per gate within rounding, and that a call with the probabilities
- * alone gives the same probabilities.
+ * Q15 weights summing to one per gate within rounding, that a call with the probabilities
+ * alone gives the same probabilities, and that a handle filled once by ple_int8_handle_init
+ * (ple_predict_int8_validated) gives the same logits and probabilities.
  *
  * Prints one `key=value` per line and returns 0 only when every row matched. The same file
  * runs on the host (gcc, with AddressSanitizer and UBSan) and on a Cortex-M4F under QEMU
@@ -21,6 +22,7 @@ extern void initialise_monitor_handles(void);
 
 static int32_t scratch[MODEL_SCRATCH_LEN];
 static uint16_t gates[64];
+static ple_int8_handle handle;
 
 int main(void) {
     unsigned mismatches = 0, errors = 0;
@@ -37,10 +39,14 @@ int main(void) {
         printf("scratch length differs from ple_int8_scratch_len\n");
         return 1;
     }
+    if (ple_int8_handle_init(&model, &handle) != PLE_OK) {
+        printf("ple_int8_handle_init refused the model\n");
+        return 1;
+    }
     for (unsigned row = 0; row < ROWS; ++row) {
         int32_t fixed[MODEL_NUMERIC_LEN];
-        int32_t logits[MODEL_TASKS];
-        uint16_t probabilities[MODEL_TASKS], alone[MODEL_TASKS];
+        int32_t logits[MODEL_TASKS], handle_logits[MODEL_TASKS];
+        uint16_t probabilities[MODEL_TASKS], alone[MODEL_TASKS], handle_q15[MODEL_TASKS];
         int32_t status;
         model_numeric_to_fixed(ROW_NUMERIC[row], fixed);
         status = ple_predict_int8(&model, fixed, MODEL_NUMERIC_LEN, ROW_CATEGORIES[row],
@@ -49,6 +55,12 @@ int main(void) {
         if (status == PLE_OK) {
             status = model_predict(fixed, ROW_CATEGORIES[row], scratch, NULL, alone);
         }
+        if (status == PLE_OK) {
+            status = ple_predict_int8_validated(&handle, fixed, MODEL_NUMERIC_LEN,
+                                                ROW_CATEGORIES[row], MODEL_FIELDS, scratch,
+                                                MODEL_SCRATCH_LEN, handle_logits, MODEL_TASKS,
+                                                handle_q15, MODEL_TASKS, NULL, 0);
+        }
         if (status != PLE_OK) {
             printf("row %u: %s\n", row, ple_error_message(status));
             ++errors;
@@ -56,7 +68,8 @@ int main(void) {
         }
         for (unsigned task = 0; task < MODEL_TASKS; ++task) {
             if (logits[task] != ROW_LOGITS[row][task] || probabilities[task] != ROW_Q15[row][task] ||
-                alone[task] != probabilities[task]) {
+                alone[task] != probabilities[task] || handle_logits[task] != logits[task] ||
+                handle_q15[task] != probabilities[task]) {
                 printf("row %u task %u: got %ld / %u, expected %ld / %u\n", row, task,
                        (long)logits[task], (unsigned)probabilities[task],
                        (long)ROW_LOGITS[row][task], (unsigned)ROW_Q15[row][task]);
