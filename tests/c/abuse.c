@@ -1,7 +1,8 @@
 /*
  * abuse.c: every entry point of ple_core.h called with hostile arguments (null pointers,
  * short buffers, zero and huge lengths, misaligned pointers, overlapping outputs,
- * out-of-range categories, NaN and infinite inputs, model structs whose sizes disagree),
+ * out-of-range categories, NaN and infinite inputs, model structs whose sizes disagree,
+ * standardisation tables missing, misplaced or holding bad values),
  * each checked against its documented status code, and the valid calls checked too.
  *
  * Every buffer the library may read or write is allocated with exactly the length passed
@@ -447,6 +448,98 @@ static void predictions_f16(const ple_model_f16 *m, buffers *b) {
                                      b->probabilities, TASKS, NULL, 0), PLE_ERR_INPUT_LAYOUT);
 }
 
+/* On-device standardisation: numeric_mean and numeric_std (both or neither), each value
+ * checked, their tables guarded like the weights; raw inputs through the tables give what
+ * standardised inputs give without them, in the sparse and the dense form. */
+static void standardisation(const ple_model_f32 *plain, const ple_model_f16 *plain16,
+                            buffers *b) {
+    float *mean = guarded(NUMERIC * sizeof(float));
+    float *std = guarded(NUMERIC * sizeof(float));
+    mean[0] = 0.25f;
+    mean[1] = -1.0f;
+    std[0] = 2.0f;
+    std[1] = 0.5f;
+    ple_model_f32 m = *plain;
+    m.numeric_mean = mean;
+    m.numeric_std = std;
+    ple_model_f16 h = *plain16;
+    h.numeric_mean = mean;
+    h.numeric_std = std;
+    EXPECT_CODE(ple_validate_f32(&m), PLE_OK);
+    EXPECT_CODE(ple_validate_f16(&h), PLE_OK);
+
+    /* Raw (0.5, -1.25) through the tables; (0.125, -0.5) standardised by hand. */
+    float with_tables[TASKS], dense_tables[TASKS];
+    set_row(b);
+    EXPECT_CODE(SPARSE(&m, b->numeric, NUMERIC, b->categories, FIELDS, b->scratch,
+                       b->scratch_len, b->probabilities, TASKS, NULL, 0), PLE_OK);
+    memcpy(with_tables, b->probabilities, sizeof with_tables);
+    EXPECT_CODE(DENSE(&m, b->dense, INPUT_DIM, b->scratch, b->scratch_len, b->probabilities,
+                      TASKS, NULL, 0), PLE_OK);
+    memcpy(dense_tables, b->probabilities, sizeof dense_tables);
+    b->numeric[0] = 0.125f;
+    b->numeric[1] = -0.5f;
+    EXPECT_CODE(SPARSE(plain, b->numeric, NUMERIC, b->categories, FIELDS, b->scratch,
+                       b->scratch_len, b->probabilities, TASKS, NULL, 0), PLE_OK);
+    for (int t = 0; t < TASKS; t++) {
+        EXPECT(fabsf(with_tables[t] - b->probabilities[t]) < 1e-6f &&
+                   fabsf(dense_tables[t] - b->probabilities[t]) < 1e-6f,
+               "the tables standardise raw inputs, sparse and dense");
+    }
+    set_row(b);
+
+    /* One table without the other, bad values, misaligned and huge-length cases. */
+    ple_model_f32 bad = m;
+    bad.numeric_mean = NULL;
+    EXPECT_CODE(ple_validate_f32(&bad), PLE_ERR_NULL);
+    REJECTS(b, SPARSE(&bad, b->numeric, NUMERIC, b->categories, FIELDS, b->scratch,
+                      b->scratch_len, b->probabilities, TASKS, NULL, 0), PLE_ERR_NULL);
+    bad = m;
+    bad.numeric_std = NULL;
+    EXPECT_CODE(ple_validate_f32(&bad), PLE_ERR_NULL);
+    ple_model_f16 bad16 = h;
+    bad16.numeric_std = NULL;
+    EXPECT_CODE(ple_validate_f16(&bad16), PLE_ERR_NULL);
+    bad = m;
+    bad.numeric_mean = (const float *)(const void *)((const unsigned char *)mean + 1);
+    EXPECT_CODE(ple_validate_f32(&bad), PLE_ERR_POINTER);
+    const float bad_means[] = {NAN, INFINITY, -INFINITY};
+    const float bad_stds[] = {0.0f, -0.0f, -1.0f, NAN, INFINITY, -INFINITY};
+    for (size_t i = 0; i < sizeof bad_means / sizeof bad_means[0]; i++) {
+        mean[1] = bad_means[i];
+        EXPECT_CODE(ple_validate_f32(&m), PLE_ERR_STANDARDISATION);
+        REJECTS(b, DENSE(&m, b->dense, INPUT_DIM, b->scratch, b->scratch_len,
+                         b->probabilities, TASKS, NULL, 0), PLE_ERR_STANDARDISATION);
+        EXPECT_CODE(ple_validate_f16(&h), PLE_ERR_STANDARDISATION);
+    }
+    mean[1] = -1.0f;
+    for (size_t i = 0; i < sizeof bad_stds / sizeof bad_stds[0]; i++) {
+        std[0] = bad_stds[i];
+        EXPECT_CODE(ple_validate_f32(&m), PLE_ERR_STANDARDISATION);
+        REJECTS(b, SPARSE(&m, b->numeric, NUMERIC, b->categories, FIELDS, b->scratch,
+                          b->scratch_len, b->probabilities, TASKS, NULL, 0),
+                PLE_ERR_STANDARDISATION);
+    }
+    std[0] = 2.0f;
+    EXPECT_CODE(ple_validate_f32(&m), PLE_OK);
+
+    /* An output over a table. */
+    EXPECT_CODE(SPARSE(&m, b->numeric, NUMERIC, b->categories, FIELDS, b->scratch,
+                       b->scratch_len, std, TASKS, NULL, 0), PLE_ERR_OVERLAP);
+    EXPECT(std[0] == 2.0f && std[1] == 0.5f, "a table under a refused output is untouched");
+    /* Raw inputs huge enough to overflow once standardised: a probability or an error,
+     * never a NaN. */
+    b->numeric[0] = 3.0e38f;
+    int32_t code = SPARSE(&m, b->numeric, NUMERIC, b->categories, FIELDS, b->scratch,
+                          b->scratch_len, b->probabilities, TASKS, NULL, 0);
+    EXPECT(code == PLE_OK || code == PLE_ERR_NON_FINITE, "huge raw inputs: a result or an error");
+    if (code == PLE_OK) {
+        EXPECT(b->probabilities[0] >= 0.0f && b->probabilities[0] <= 1.0f,
+               "huge raw inputs give probabilities in [0, 1]");
+    }
+    set_row(b);
+}
+
 int main(void) {
     ple_shape shape = good_shape();
     size_t packed = ple_packed_len(&shape);
@@ -478,6 +571,7 @@ int main(void) {
     buffers b = make_buffers(&shape);
     predictions_f32(&model, &b);
     predictions_f16(&model16, &b);
+    standardisation(&model, &model16, &b);
     abuse_int8();
 
     /* f32 and f16 hold the same weight values: the same probabilities within rounding. */
