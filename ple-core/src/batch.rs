@@ -22,11 +22,11 @@
 use core::fmt;
 
 use crate::error::PleError;
-use crate::forward::{check_input, copy, levels, relu, sigmoid, Cursor};
-use crate::input::Input;
+use crate::forward::{check_input, copy, level0_group, levels, relu, sigmoid, Cursor};
+use crate::input::{Input, UNKNOWN_CATEGORY};
 use crate::kernels::{Detected, Kernels, RowTile};
 use crate::model::PleModel;
-use crate::packed::{max_hidden, scratch_len, scratch_regions};
+use crate::packed::{level0_width, max_hidden, scratch_len, scratch_regions};
 use crate::shape::PleShape;
 use crate::weight::Weight;
 
@@ -127,6 +127,35 @@ fn row_count<W: Weight>(
     }
 }
 
+/// Whether every row of a batch of whole rows passes `check_input`: one pass without
+/// branches over all the values (finite: not the all-ones exponent; a category valid:
+/// `c + 1 <= vocabulary` with the unknown category wrapping to 0). Only when it fails does
+/// the batch go row by row to find the first bad row and its error.
+fn all_valid<W: Weight>(model: &PleModel<'_, W>, input: &BatchInput<'_>) -> bool {
+    let finite = |values: &[f32]| {
+        values.iter().fold(0u32, |bad, v| {
+            bad | u32::from(v.to_bits() & 0x7f80_0000 == 0x7f80_0000)
+        }) == 0
+    };
+    match *input {
+        BatchInput::Dense(x) => finite(x),
+        BatchInput::Sparse {
+            numeric,
+            categories,
+        } => {
+            let vocab_sizes = model.layout().vocab_sizes;
+            finite(numeric)
+                && categories
+                    .chunks_exact(vocab_sizes.len().max(1))
+                    .all(|row| {
+                        row.iter().zip(vocab_sizes).fold(0u16, |bad, (&c, &vocab)| {
+                            bad | u16::from(c.wrapping_add(1) > vocab)
+                        }) == 0
+                    })
+        }
+    }
+}
+
 /// Row `r` of a batch whose row count has been checked.
 fn row<'i, W: Weight>(model: &PleModel<'_, W>, input: &BatchInput<'i>, r: usize) -> Input<'i> {
     let part = |s: &'i [f32], w: usize| s.get(r * w..(r + 1) * w).unwrap_or(&[]);
@@ -179,19 +208,272 @@ impl<W: Weight> PleModel<'_, W> {
         if scratch.len() < batch_scratch_len(&s, rows) {
             return Err(PleError::ScratchLength.into());
         }
-        for r in 0..rows {
-            check_input(self, &row(self, &input, r)).map_err(|error| BatchError {
-                row: Some(r),
-                error,
-            })?;
+        if !all_valid(self, &input) {
+            for r in 0..rows {
+                check_input(self, &row(self, &input, r)).map_err(|error| BatchError {
+                    row: Some(r),
+                    error,
+                })?;
+            }
         }
+        let flat = flat(&s);
         let mut first = 0;
         for out in probabilities.chunks_mut(BATCH_TILE * tasks.max(1)) {
             let count = out.len() / tasks.max(1);
-            tile(kernels, self, &input, first, count, scratch, out)?;
+            if flat {
+                flat_tile(kernels, self, &input, first, count, scratch, out)?;
+            } else {
+                tile(kernels, self, &input, first, count, scratch, out)?;
+            }
             first += count;
         }
         Ok(())
+    }
+}
+
+/// Whether the network is one level of single-layer experts (CGC and MMoE, PaddleRec's
+/// default): then a tile runs stage by stage over all its rows ([`flat_tile`]).
+fn flat(s: &PleShape<'_>) -> bool {
+    s.levels == 1 && s.expert_units.len() == 1 && !s.has_shared_gate(0)
+}
+
+/// Rows `first..first + count` (at most one tile) of a validated batch of a [`flat`]
+/// network, stage by stage across the rows: the first layer row by row with the fused
+/// kernel, then the ReLU of every expert, the softmax of every gate (one [`Kernels::exp`]
+/// per row for all its gates), the mixing into the tile's tower inputs, the towers as
+/// products over the tile, and the sigmoid of all the tile's logits at once. Each value
+/// goes through the operations of [`PleModel::predict`] in the same order.
+fn flat_tile<W: Weight, K: Kernels<W>>(
+    kernels: &K,
+    model: &PleModel<'_, W>,
+    input: &BatchInput<'_>,
+    first: usize,
+    count: usize,
+    scratch: &mut [f32],
+    probabilities: &mut [f32],
+) -> Result<(), PleError> {
+    let s = *model.shape();
+    let tasks = s.tasks as usize;
+    let width = s.expert_width() as usize;
+    let group_width = usize::try_from(level0_width(&s)).map_err(|_| PleError::ScratchLength)?;
+    let hidden = usize::try_from(max_hidden(&s)).map_err(|_| PleError::ScratchLength)?;
+    let (groups, rest) = take(scratch, group_width, count)?;
+    let (tower_in, rest) = take(rest, tasks * width, count)?;
+    let (ping, rest) = take(rest, hidden, count)?;
+    let (pong, rest) = take(rest, hidden, count)?;
+    let (logits, _) = take(rest, 1, count)?;
+
+    // The first layer: the one group of every expert and gate, row by row. The tower inputs
+    // are free until the mixing, so the standardised numeric values live there meanwhile.
+    let mut cursor = Cursor {
+        rest: model.weights(),
+    };
+    let weights = cursor.rest;
+    let (w, bias) = cursor.layer(s.input_dim as usize, group_width)?;
+    let starts = BlockStarts::new(model);
+    for (r, group) in groups.chunks_exact_mut(group_width.max(1)).enumerate() {
+        match (row(model, input, first + r), &starts) {
+            (
+                Input::Sparse {
+                    numeric,
+                    categories,
+                },
+                Some(starts),
+            ) => {
+                let mut rows = [0u32; MAX_FIELDS];
+                let known = starts.rows(categories, &mut rows);
+                kernels.sparse_layer(numeric, w, bias, known, group);
+            }
+            (row_input, _) => {
+                let mut row_cursor = Cursor { rest: weights };
+                level0_group(kernels, model, &mut row_cursor, &row_input, tower_in, group)?;
+            }
+        }
+    }
+
+    // Experts, gates and mixing, row by row on the rows' groups.
+    let experts = s.total_experts() as usize * width;
+    let ept = s.experts_per_task as usize;
+    let gate_width = s.task_gate_width() as usize;
+    for (r, group) in groups.chunks_exact_mut(group_width.max(1)).enumerate() {
+        let (experts_out, gates) = group
+            .split_at_mut_checked(experts)
+            .ok_or(PleError::ScratchLength)?;
+        relu(experts_out);
+        let gates = gates
+            .get_mut(..tasks * gate_width)
+            .ok_or(PleError::ScratchLength)?;
+        softmax_each(kernels, gates, gate_width);
+        let (own_experts, shared_experts) = experts_out
+            .split_at_checked(tasks * ept * width)
+            .ok_or(PleError::ScratchLength)?;
+        for (t, weights) in gates.chunks_exact(gate_width.max(1)).enumerate() {
+            let out = tower_in
+                .get_mut((t * count + r) * width..(t * count + r + 1) * width)
+                .ok_or(PleError::ScratchLength)?;
+            let (own, shared) = weights.split_at(ept.min(weights.len()));
+            let own_experts = own_experts
+                .get(t * ept * width..(t + 1) * ept * width)
+                .unwrap_or(&[]);
+            mix_fresh(out, own, own_experts, shared, shared_experts);
+        }
+    }
+
+    // The towers, task by task, each layer one product over the tile's rows.
+    for (t, task_in) in tower_in.chunks_exact(count * width).take(tasks).enumerate() {
+        tower_rows(
+            kernels,
+            &mut cursor,
+            s.tower_units,
+            Buffers {
+                count,
+                width,
+                hidden,
+                tower_in: task_in,
+                ping: &mut *ping,
+                pong: &mut *pong,
+                logits: &mut *logits,
+            },
+        )?;
+        sigmoid_each(kernels, logits);
+        for (r, &p) in logits.iter().enumerate() {
+            *probabilities
+                .get_mut(r * tasks + t)
+                .ok_or(PleError::OutputLength)? = p;
+        }
+    }
+    Ok(())
+}
+
+/// Categorical fields [`BlockStarts`] handles (a fixed stack array per row).
+const MAX_FIELDS: usize = 64;
+
+/// The first dense row of every categorical field's one-hot block, computed once per tile,
+/// for models whose sparse rows go straight to [`Kernels::sparse_layer`]: no standardisation
+/// (the numeric values enter as given) and at most [`MAX_FIELDS`] fields (one call of the
+/// fused kernel, as `forward::level0_group` makes for them).
+struct BlockStarts {
+    starts: [u32; MAX_FIELDS],
+    fields: usize,
+}
+
+impl BlockStarts {
+    fn new<W: Weight>(model: &PleModel<'_, W>) -> Option<Self> {
+        let layout = model.layout();
+        if model.standardisation().is_some() || layout.fields() > MAX_FIELDS {
+            return None;
+        }
+        let mut starts = [0u32; MAX_FIELDS];
+        let mut block = layout.numeric;
+        for (start, &vocab) in starts.iter_mut().zip(layout.vocab_sizes) {
+            *start = block;
+            block = block.saturating_add(u32::from(vocab));
+        }
+        Some(BlockStarts {
+            starts,
+            fields: layout.fields(),
+        })
+    }
+
+    /// The dense rows of a checked row's known categories, in field order, in `rows`: every
+    /// field's row at once, then, only if a category is unknown, the known ones moved up.
+    fn rows<'r>(&self, categories: &[u16], rows: &'r mut [u32; MAX_FIELDS]) -> &'r [u32] {
+        let fields = categories.len().min(self.fields);
+        for ((slot, &start), &c) in rows.iter_mut().zip(&self.starts).zip(categories) {
+            *slot = start.wrapping_add(u32::from(c));
+        }
+        let unknown = categories
+            .iter()
+            .fold(false, |any, &c| any | (c == UNKNOWN_CATEGORY));
+        if !unknown {
+            return rows.get(..fields).unwrap_or(&[]);
+        }
+        let mut known = 0;
+        for (field, &c) in categories.iter().enumerate().take(fields) {
+            if c != UNKNOWN_CATEGORY {
+                let row = rows.get(field).copied().unwrap_or(0);
+                if let Some(slot) = rows.get_mut(known) {
+                    *slot = row;
+                }
+                known += 1;
+            }
+        }
+        rows.get(..known).unwrap_or(&[])
+    }
+}
+
+/// The softmax of every `width` values of `gates`, as `forward::softmax` computes each, with
+/// the exponentials of all of them in one [`Kernels::exp`].
+fn softmax_each<W: Weight, K: Kernels<W>>(kernels: &K, gates: &mut [f32], width: usize) {
+    for gate in gates.chunks_exact_mut(width.max(1)) {
+        let max = gate
+            .iter()
+            .fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m });
+        for v in gate.iter_mut() {
+            *v -= max;
+        }
+    }
+    kernels.exp(gates);
+    for gate in gates.chunks_exact_mut(width.max(1)) {
+        let mut sum = 0.0;
+        for &v in gate.iter() {
+            sum += v;
+        }
+        for v in gate.iter_mut() {
+            *v /= sum;
+        }
+    }
+}
+
+/// `forward::sigmoid` of every value, with one [`Kernels::exp`] for all of them: the
+/// exponential of `-|x|`, then the form that matches the sign.
+fn sigmoid_each<W: Weight, K: Kernels<W>>(kernels: &K, logits: &mut [f32]) {
+    let mut negated = [0.0f32; BATCH_TILE];
+    for chunk in logits.chunks_mut(BATCH_TILE) {
+        let e = negated.get_mut(..chunk.len()).unwrap_or(&mut []);
+        for (e, &x) in e.iter_mut().zip(chunk.iter()) {
+            *e = if x >= 0.0 { -x } else { x };
+        }
+        kernels.exp(e);
+        for (x, &e) in chunk.iter_mut().zip(e.iter()) {
+            *x = if *x >= 0.0 {
+                1.0 / (1.0 + e)
+            } else {
+                e / (1.0 + e)
+            };
+        }
+    }
+}
+
+/// `out = Σ_g weights[g] · expert_g` over the own experts then the shared ones, starting
+/// from zero, as `forward::mix` adds them; in runs of eight columns of known length, which
+/// the compiler turns into vector operations.
+fn mix_fresh(
+    out: &mut [f32],
+    own: &[f32],
+    own_experts: &[f32],
+    shared: &[f32],
+    shared_experts: &[f32],
+) {
+    let width = out.len();
+    if width == 0 {
+        return;
+    }
+    out.fill(0.0);
+    for (weights, experts) in [(own, own_experts), (shared, shared_experts)] {
+        for (&weight, expert) in weights.iter().zip(experts.chunks_exact(width)) {
+            let mut out_runs = out.chunks_exact_mut(8);
+            let mut expert_runs = expert.chunks_exact(8);
+            for (o, e) in (&mut out_runs).zip(&mut expert_runs) {
+                for (o, &e) in o.iter_mut().zip(e) {
+                    *o += weight * e;
+                }
+            }
+            let rest = out_runs.into_remainder().iter_mut();
+            for (o, &e) in rest.zip(expert_runs.remainder()) {
+                *o += weight * e;
+            }
+        }
     }
 }
 

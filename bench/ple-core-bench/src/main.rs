@@ -221,21 +221,7 @@ where
     Detected: Kernels<W>,
 {
     let tasks = model.tasks();
-    let (nw, f, w) = (
-        model.layout().numeric as usize,
-        model.layout().fields(),
-        data.width,
-    );
-    let input = |range: std::ops::Range<usize>| {
-        if sparse {
-            BatchInput::Sparse {
-                numeric: &data.numeric[range.start * nw..range.end * nw],
-                categories: &data.categories[range.start * f..range.end * f],
-            }
-        } else {
-            BatchInput::Dense(&data.dense[range.start * w..range.end * w])
-        }
-    };
+    let input = |range: std::ops::Range<usize>| batch_rows(model, data, sparse, range);
     let mut scratch = vec![0.0f32; batch_scratch_len(model.shape(), BATCH_ROWS)];
     let mut all = vec![0.0f32; rows * tasks];
     let mut run = |all: &mut [f32]| -> Result<(), String> {
@@ -293,6 +279,52 @@ fn profile_loop(
         sum += out.iter().sum::<f32>();
     }
     Ok(sum)
+}
+
+/// Every row once through the batch API, `BATCH_ROWS` rows a call: the batch twin of
+/// [`profile_loop`] (the same `--toggle-collect` pattern matches it).
+#[inline(never)]
+fn profile_loop_batch<W: Weight>(
+    model: &PleModel<'_, W>,
+    data: &Rows,
+    sparse: bool,
+    rows: usize,
+) -> Result<f32, String>
+where
+    Detected: Kernels<W>,
+{
+    let tasks = model.tasks();
+    let mut scratch = vec![0.0f32; batch_scratch_len(model.shape(), BATCH_ROWS)];
+    let mut out = vec![0.0f32; rows * tasks];
+    for (chunk, part) in out.chunks_mut(BATCH_ROWS * tasks).enumerate() {
+        let range = chunk * BATCH_ROWS..chunk * BATCH_ROWS + part.len() / tasks;
+        model
+            .predict_batch(batch_rows(model, data, sparse, range), &mut scratch, part)
+            .map_err(|e| format!("{e}"))?;
+    }
+    Ok(out.iter().sum())
+}
+
+/// Rows `range` of the split as a batch input.
+fn batch_rows<'d, W: Weight>(
+    model: &PleModel<'_, W>,
+    data: &'d Rows,
+    sparse: bool,
+    range: std::ops::Range<usize>,
+) -> BatchInput<'d> {
+    let (nw, f, w) = (
+        model.layout().numeric as usize,
+        model.layout().fields(),
+        data.width,
+    );
+    if sparse {
+        BatchInput::Sparse {
+            numeric: &data.numeric[range.start * nw..range.end * nw],
+            categories: &data.categories[range.start * f..range.end * f],
+        }
+    } else {
+        BatchInput::Dense(&data.dense[range.start * w..range.end * w])
+    }
 }
 
 fn run() -> Result<(), String> {
@@ -398,6 +430,16 @@ fn run() -> Result<(), String> {
         ("ple-core int8 sparse", Box::new(&mut int8)),
     ];
     if let Some(wanted) = &args.profile {
+        if let Some(of) = wanted.strip_suffix(" batch") {
+            let is_sparse = of.ends_with("sparse");
+            let sum = if of.contains("f16") {
+                profile_loop_batch(&m16, &rows, is_sparse, n)?
+            } else {
+                profile_loop_batch(&m32, &rows, is_sparse, n)?
+            };
+            println!("profiled {wanted} over {n} rows (checksum {sum})");
+            return Ok(());
+        }
         let (_, predict) = variants
             .iter_mut()
             .find(|(name, _)| name == wanted)

@@ -2,8 +2,10 @@
 //!
 //! A PLE forward pass is dominated by two operations on the packed `[inputs, outputs]`
 //! layout: a dense layer (`out += x · W`, [`Kernels::gemv_acc`]) and, for one-hot inputs,
-//! the addition of the weight rows they select ([`Kernels::add_rows`]). Everything else (biases, ReLU,
-//! softmax, the gates' weighted sums, sigmoid) touches a few dozen values and stays portable.
+//! the addition of the weight rows they select ([`Kernels::add_rows`]). Whole layers
+//! ([`Kernels::layer`], [`Kernels::sparse_layer`], [`Kernels::layer_rows`]) fuse them with the
+//! bias, and [`Kernels::exp`] vectorises libm's `expf` for the softmax and sigmoid. Everything
+//! else (ReLU, the gates' weighted sums) touches a few dozen values and stays portable.
 //!
 //! Like `memchr`, the crate always has the portable [`scalar`] kernels; the architecture
 //! modules offer SIMD twins of the same kernels through safe constructors that return `None`
@@ -74,6 +76,14 @@ pub trait Kernels<W: Weight> {
         scalar::composed_sparse_layer(self, x, w, bias, rows, out);
     }
 
+    /// `v = expf(v)` for every value, bit for bit what `libm::expf` gives (the softmax of the
+    /// gates and the sigmoid of the outputs). SIMD kernels run libm's own sequence of `f32`
+    /// operations on several lanes and hand the lanes it treats specially (overflow,
+    /// underflow, NaN) to libm itself.
+    fn exp(&self, values: &mut [f32]) {
+        scalar::exp(values);
+    }
+
     /// [`layer`](Self::layer) for several rows at once (a small matrix product): row `r`
     /// reads `x[r * tile.x_stride..][..k]` with `k = w.len() / bias.len()` and writes
     /// `out[r * tile.out_stride..][..bias.len()]`, bit for bit what `layer` gives for that
@@ -96,7 +106,8 @@ pub struct RowTile {
 
 /// The best kernels this CPU offers, chosen once by [`Detected::new`].
 ///
-/// With the `std` feature, x86_64 checks for AVX2 and FMA (and F16C) at run time; without it
+/// With the `std` feature, x86_64 checks for AVX2 and FMA (and F16C, and AVX-512F with the
+/// `avx512` feature) at run time; without it
 /// the choice follows the compile-time `target_feature`s (e.g. `-C target-cpu=native`).
 /// aarch64 always has NEON.
 #[derive(Clone, Copy, Debug)]
@@ -106,6 +117,9 @@ pub enum Detected {
     /// AVX2 + FMA (+ F16C) kernels.
     #[cfg(target_arch = "x86_64")]
     Avx2(x86_64::Avx2),
+    /// The AVX2 kernels with a sixteen-lane AVX-512F first layer.
+    #[cfg(all(target_arch = "x86_64", feature = "avx512"))]
+    Avx512(x86_64::Avx512),
     /// NEON kernels.
     #[cfg(target_arch = "aarch64")]
     Neon(aarch64::Neon),
@@ -117,6 +131,10 @@ pub enum Detected {
 impl Detected {
     /// Detects the CPU's features and picks the fastest kernels.
     pub fn new() -> Self {
+        #[cfg(all(target_arch = "x86_64", feature = "avx512"))]
+        if let Some(k) = x86_64::Avx512::new() {
+            return Detected::Avx512(k);
+        }
         #[cfg(target_arch = "x86_64")]
         if let Some(k) = x86_64::Avx2::new() {
             return Detected::Avx2(k);
@@ -132,12 +150,15 @@ impl Detected {
         Detected::Scalar(scalar::Scalar)
     }
 
-    /// A short name of the chosen kernels: `"scalar"`, `"avx2"`, `"neon"` or `"arm-fpu"`.
+    /// A short name of the chosen kernels: `"scalar"`, `"avx2"`, `"avx512"`, `"neon"` or
+    /// `"arm-fpu"`.
     pub fn name(&self) -> &'static str {
         match self {
             Detected::Scalar(_) => "scalar",
             #[cfg(target_arch = "x86_64")]
             Detected::Avx2(_) => "avx2",
+            #[cfg(all(target_arch = "x86_64", feature = "avx512"))]
+            Detected::Avx512(_) => "avx512",
             #[cfg(target_arch = "aarch64")]
             Detected::Neon(_) => "neon",
             #[cfg(all(target_arch = "arm", target_abi = "eabihf", feature = "arm-fpu"))]
@@ -158,6 +179,8 @@ macro_rules! dispatch {
             Detected::Scalar($k) => $call,
             #[cfg(target_arch = "x86_64")]
             Detected::Avx2($k) => $call,
+            #[cfg(all(target_arch = "x86_64", feature = "avx512"))]
+            Detected::Avx512($k) => $call,
             #[cfg(target_arch = "aarch64")]
             Detected::Neon($k) => $call,
             #[cfg(all(target_arch = "arm", target_abi = "eabihf", feature = "arm-fpu"))]
@@ -172,6 +195,8 @@ macro_rules! dispatch {
                     Detected::Scalar(k) => k.gemv_acc(x, w, out),
                     #[cfg(target_arch = "x86_64")]
                     Detected::Avx2(k) => k.gemv_acc(x, w, out),
+                    #[cfg(all(target_arch = "x86_64", feature = "avx512"))]
+                    Detected::Avx512(k) => k.gemv_acc(x, w, out),
                     #[cfg(target_arch = "aarch64")]
                     Detected::Neon(k) => k.gemv_acc(x, w, out),
                     #[cfg(all(target_arch = "arm", target_abi = "eabihf", feature = "arm-fpu"))]
@@ -185,6 +210,8 @@ macro_rules! dispatch {
                     Detected::Scalar(k) => k.add_row(row, out),
                     #[cfg(target_arch = "x86_64")]
                     Detected::Avx2(k) => k.add_row(row, out),
+                    #[cfg(all(target_arch = "x86_64", feature = "avx512"))]
+                    Detected::Avx512(k) => k.add_row(row, out),
                     #[cfg(target_arch = "aarch64")]
                     Detected::Neon(k) => k.add_row(row, out),
                     #[cfg(all(target_arch = "arm", target_abi = "eabihf", feature = "arm-fpu"))]
@@ -203,11 +230,18 @@ macro_rules! dispatch {
                     Detected::Scalar(k) => k.add_rows(w, rows, out),
                     #[cfg(target_arch = "x86_64")]
                     Detected::Avx2(k) => k.add_rows(w, rows, out),
+                    #[cfg(all(target_arch = "x86_64", feature = "avx512"))]
+                    Detected::Avx512(k) => k.add_rows(w, rows, out),
                     #[cfg(target_arch = "aarch64")]
                     Detected::Neon(k) => k.add_rows(w, rows, out),
                     #[cfg(all(target_arch = "arm", target_abi = "eabihf", feature = "arm-fpu"))]
                     Detected::ArmFpu(k) => k.add_rows(w, rows, out),
                 }
+            }
+
+            #[inline]
+            fn exp(&self, values: &mut [f32]) {
+                dispatch!(self, k => Kernels::<$w>::exp(k, values))
             }
 
             #[inline]

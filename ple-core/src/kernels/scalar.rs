@@ -37,6 +37,13 @@ impl<W: Weight> Kernels<W> for Scalar {
     }
 }
 
+/// [`Kernels::exp`] value by value with libm.
+pub(crate) fn exp(values: &mut [f32]) {
+    for v in values {
+        *v = libm::expf(*v);
+    }
+}
+
 /// [`Kernels::layer`] built from the primitive kernels: the sequence every fused kernel
 /// must reproduce bit for bit.
 pub(crate) fn composed_layer<W: Weight, K: Kernels<W> + ?Sized>(

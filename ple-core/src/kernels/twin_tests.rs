@@ -197,6 +197,29 @@ fn check_layers<W: Weight, K: Kernels<W>>(
     Ok(())
 }
 
+/// Values for `exp`: any bit pattern, the softmax and sigmoid range, and the small
+/// arguments where libm switches between its reductions.
+fn exp_case() -> impl Strategy<Value = Vec<f32>> {
+    prop::collection::vec(
+        prop_oneof![any::<f32>(), -110.0f32..110.0, -1.2f32..1.2, -1e-3f32..1e-3,],
+        0..40,
+    )
+}
+
+/// `kernels.exp` gives libm's `expf` bit for bit (any NaN for a NaN).
+fn check_exp<K: Kernels<f32>>(kernels: &K, values: &[f32]) -> Result<(), TestCaseError> {
+    let mut actual = values.to_vec();
+    kernels.exp(&mut actual);
+    for (&x, &a) in values.iter().zip(&actual) {
+        let e = libm::expf(x);
+        prop_assert!(
+            a.to_bits() == e.to_bits() || (a.is_nan() && e.is_nan()),
+            "exp({x:e}) = {a:e}, libm {e:e}"
+        );
+    }
+    Ok(())
+}
+
 fn halves(values: &[f32]) -> Vec<f16> {
     values.iter().map(|&v| f16::from_f32(v)).collect()
 }
@@ -261,6 +284,11 @@ macro_rules! twin_tests {
                 }
 
                 #[test]
+                fn exp_matches_libm_bit_for_bit(values in exp_case()) {
+                    check_exp(&kernels_or_skip!(), &values)?;
+                }
+
+                #[test]
                 fn f16_special_values_widen_like_scalar(bits in prop::collection::vec(any::<u16>(), 0..40)) {
                     let row: Vec<f16> = bits.iter().map(|&b| f16::from_bits(b)).collect();
                     let zeros = std::vec![0.0f32; row.len()];
@@ -282,11 +310,45 @@ twin_tests!(detected, Some(super::super::Detected::new()));
 #[cfg(target_arch = "x86_64")]
 twin_tests!(avx2, super::super::x86_64::Avx2::new());
 
+#[cfg(all(target_arch = "x86_64", feature = "avx512"))]
+twin_tests!(avx512, super::super::x86_64::Avx512::new());
+
 #[cfg(target_arch = "aarch64")]
 twin_tests!(neon, super::super::aarch64::Neon::new());
 
 #[cfg(all(target_arch = "arm", target_abi = "eabihf", feature = "arm-fpu"))]
 twin_tests!(arm_fpu, super::super::arm::ArmFpu::new());
+
+/// Every 97th `f32` bit pattern (44 million values, both signs, every exponent) through the
+/// detected `exp`, in runs of 37 so that every lane position and the tail are exercised.
+#[test]
+#[cfg_attr(miri, ignore)]
+fn detected_exp_matches_libm_across_the_f32_range() {
+    let kernels = super::Detected::new();
+    let mut values = Vec::with_capacity(37);
+    let mut mismatches = 0u64;
+    let mut first = None;
+    let mut check = |values: &mut Vec<f32>| {
+        let mut out = values.clone();
+        Kernels::<f32>::exp(&kernels, &mut out);
+        for (&x, &a) in values.iter().zip(&out) {
+            let e = libm::expf(x);
+            if a.to_bits() != e.to_bits() && !(a.is_nan() && e.is_nan()) {
+                mismatches += 1;
+                first.get_or_insert((x, a, e));
+            }
+        }
+        values.clear();
+    };
+    for bits in (0..=u32::MAX).step_by(97) {
+        values.push(f32::from_bits(bits));
+        if values.len() == 37 {
+            check(&mut values);
+        }
+    }
+    check(&mut values);
+    assert_eq!(mismatches, 0, "first mismatch (x, simd, libm): {first:?}");
+}
 
 #[test]
 fn simd_backends_exist_where_the_cpu_has_them() {
@@ -295,8 +357,16 @@ fn simd_backends_exist_where_the_cpu_has_them() {
         let cpu = std::is_x86_feature_detected!("avx2")
             && std::is_x86_feature_detected!("fma")
             && std::is_x86_feature_detected!("f16c");
+        let wide = cfg!(feature = "avx512") && cpu && std::is_x86_feature_detected!("avx512f");
         assert_eq!(super::x86_64::Avx2::new().is_some(), cpu);
-        assert_eq!(super::Detected::new().name() == "avx2", cpu);
+        #[cfg(feature = "avx512")]
+        assert_eq!(super::x86_64::Avx512::new().is_some(), wide);
+        let expected = match (cpu, wide) {
+            (_, true) => "avx512",
+            (true, false) => "avx2",
+            _ => "scalar",
+        };
+        assert_eq!(super::Detected::new().name(), expected);
     }
     #[cfg(target_arch = "aarch64")]
     {

@@ -1,4 +1,5 @@
-//! NEON kernels for aarch64.
+//! NEON kernels for aarch64: the primitive kernels (`gemv`, row additions) and the fused
+//! whole-layer kernels built on them (`layer.rs`), bit-identical to their composition.
 //!
 //! NEON is part of the aarch64 baseline, but the kernels still come only from
 //! [`Neon::new`], which checks for it (at run time with the `std` feature), so that holding a
@@ -12,6 +13,7 @@
 
 mod add_row;
 mod gemv;
+mod layer;
 
 use core::arch::aarch64::{
     float32x4_t, vandq_u32, vbslq_u32, vcgeq_u32, vdupq_n_f32, vdupq_n_u32, vld1_u16, vld1q_f32,
@@ -20,7 +22,7 @@ use core::arch::aarch64::{
 
 use half::f16;
 
-use super::Kernels;
+use super::{scalar, Kernels, RowTile};
 use crate::weight::Weight;
 
 /// The NEON kernels.
@@ -115,6 +117,37 @@ macro_rules! neon_kernels {
             ) {
                 // SAFETY: as for `gemv_acc`.
                 unsafe { add_row::add_rows(w, rows, out) }
+            }
+
+            #[inline]
+            fn layer(&self, x: &[f32], w: &[$w], bias: &[$w], out: &mut [f32]) {
+                // SAFETY: as for `gemv_acc`.
+                if !unsafe { layer::sparse_layer(x, w, bias, &[], out) } {
+                    scalar::composed_layer(self, x, w, bias, out);
+                }
+            }
+
+            #[inline]
+            fn sparse_layer(
+                &self,
+                x: &[f32],
+                w: &[$w],
+                bias: &[$w],
+                rows: &[u32],
+                out: &mut [f32],
+            ) {
+                // SAFETY: as for `gemv_acc`.
+                if !unsafe { layer::sparse_layer(x, w, bias, rows, out) } {
+                    scalar::composed_sparse_layer(self, x, w, bias, rows, out);
+                }
+            }
+
+            #[inline]
+            fn layer_rows(&self, x: &[f32], w: &[$w], bias: &[$w], out: &mut [f32], tile: RowTile) {
+                // SAFETY: as for `gemv_acc`.
+                if !unsafe { layer::layer_rows(x, w, bias, out, tile) } {
+                    scalar::composed_layer_rows(self, x, w, bias, out, tile);
+                }
             }
         }
     };

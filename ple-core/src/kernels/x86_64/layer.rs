@@ -8,10 +8,12 @@
 //! other, whatever the tile. Because a pass computes its columns from scratch rather than
 //! from `out`, the last pass may overlap the one before it (it ends at the last column
 //! instead of running past it): the overlapping columns are computed twice, identically.
-//! That needs at least 8 columns; narrower layers return `false` and the caller composes.
+//! That needs at least 8 columns; narrower single rows return `false` and the caller
+//! composes, narrower tiles (the one-unit output layers) take one scalar FMA per input.
 
 use core::arch::x86_64::{
     __m256, _mm256_add_ps, _mm256_fmadd_ps, _mm256_set1_ps, _mm256_setzero_ps, _mm256_storeu_ps,
+    _mm_cvtss_f32, _mm_fmadd_ss, _mm_set_ss,
 };
 
 use super::Lanes;
@@ -116,7 +118,7 @@ unsafe fn pass<W: Lanes, const A: usize>(
 const TILE_ROWS: usize = 4;
 
 /// `layer` for `tile.rows` rows (see `Kernels::layer_rows`). Returns `false`, touching
-/// nothing, when the layer is narrower than 8 or a row's slices do not fit.
+/// nothing, when a row's slices do not fit.
 ///
 /// # Safety
 /// The CPU must have AVX2, FMA and F16C.
@@ -129,8 +131,8 @@ pub(super) unsafe fn layer_rows<W: Lanes>(
     tile: crate::kernels::RowTile,
 ) -> bool {
     let n = bias.len();
-    if n < 8 || tile.rows == 0 {
-        return n >= 8;
+    if n == 0 || tile.rows == 0 {
+        return n > 0;
     }
     let k = w.len() / n;
     let last = tile.rows - 1;
@@ -141,6 +143,11 @@ pub(super) unsafe fn layer_rows<W: Lanes>(
     };
     if !fits(tile.x_stride, k, x.len()) || !fits(tile.out_stride, n, out.len()) {
         return false;
+    }
+    if n < 8 {
+        // SAFETY: AVX2, FMA and F16C are present (this function's contract).
+        unsafe { narrow(x, w, bias, out, tile) };
+        return true;
     }
     let vectors = if n >= 16 { 2 } else { 1 };
     let mut r = 0;
@@ -216,6 +223,51 @@ unsafe fn micro<W: Lanes, const R: usize, const A: usize>(
             for (v, a) in row.iter().enumerate() {
                 _mm256_storeu_ps(out.add(r * out_stride + 8 * v), *a);
             }
+        }
+    }
+}
+
+/// [`layer_rows`] of fewer than 8 columns (a task's one-unit output layer): each value as
+/// the composed kernels compute it, `0 + bias`, then one scalar fused multiply-add per input
+/// in order (what `gemv`'s last columns do), without a call per row.
+///
+/// # Safety
+/// The CPU must have AVX2, FMA and F16C.
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn narrow<W: Lanes>(
+    x: &[f32],
+    w: &[W],
+    bias: &[W],
+    out: &mut [f32],
+    tile: crate::kernels::RowTile,
+) {
+    let n = bias.len().max(1);
+    let k = w.len() / n;
+    for r in 0..tile.rows {
+        let x_start = r.saturating_mul(tile.x_stride);
+        let out_start = r.saturating_mul(tile.out_stride);
+        let (Some(xs), Some(os)) = (
+            x.get(x_start..x_start.saturating_add(k)),
+            out.get_mut(out_start..out_start.saturating_add(n)),
+        ) else {
+            continue;
+        };
+        if let ([o], [b]) = (&mut *os, bias) {
+            // One column: the weights are a plain vector.
+            let mut acc = _mm_set_ss(0.0 + b.to_f32());
+            for (&xi, wv) in xs.iter().zip(w) {
+                acc = _mm_fmadd_ss(_mm_set_ss(xi), _mm_set_ss(wv.to_f32()), acc);
+            }
+            *o = _mm_cvtss_f32(acc);
+            continue;
+        }
+        for (j, (o, b)) in os.iter_mut().zip(bias).enumerate() {
+            let mut acc = _mm_set_ss(0.0 + b.to_f32());
+            for (&xi, row) in xs.iter().zip(w.chunks_exact(n)) {
+                let wv = row.get(j).map_or(0.0, |v| v.to_f32());
+                acc = _mm_fmadd_ss(_mm_set_ss(xi), _mm_set_ss(wv), acc);
+            }
+            *o = _mm_cvtss_f32(acc);
         }
     }
 }

@@ -1,11 +1,15 @@
-//! AVX2 + FMA kernels for x86_64, with F16C to widen `f16` weights.
+//! AVX2 + FMA kernels for x86_64, with F16C to widen `f16` weights, and with the `avx512`
+//! feature, on CPUs that also have AVX-512F, a sixteen-lane first layer (`Avx512`).
 //!
-//! [`Avx2::new`] is the only way to get the kernels, and it returns `None` unless the CPU
-//! has all three features: at run time with the `std` feature, otherwise from the
-//! compile-time `target_feature`s. Holding an [`Avx2`] is therefore the proof the `unsafe`
-//! `#[target_feature]` functions below may be called.
+//! [`Avx2::new`] and `Avx512::new` are the only ways to get the kernels, and they return
+//! `None` unless the CPU has every feature they use: at run time with the `std` feature,
+//! otherwise from the compile-time `target_feature`s. Holding an [`Avx2`] or an `Avx512`
+//! is therefore the proof the `unsafe` `#[target_feature]` functions below may be called.
 
 mod add_row;
+#[cfg(feature = "avx512")]
+mod avx512;
+mod exp;
 mod gemv;
 mod layer;
 
@@ -36,6 +40,28 @@ impl Avx2 {
             target_feature = "f16c"
         ));
         present.then_some(Avx2 { _proof: () })
+    }
+}
+
+/// The AVX2 kernels with the first layer on sixteen lanes (AVX-512F): bit-identical to
+/// [`Avx2`], with half its vector operations in the sparse first layer. Behind the `avx512`
+/// feature, since Rust has the AVX-512 intrinsics only from 1.89.
+#[cfg(feature = "avx512")]
+#[derive(Clone, Copy, Debug)]
+pub struct Avx512 {
+    avx2: Avx2,
+}
+
+#[cfg(feature = "avx512")]
+impl Avx512 {
+    /// The kernels, if this CPU has AVX-512F as well as AVX2, FMA and F16C.
+    pub fn new() -> Option<Self> {
+        #[cfg(any(feature = "std", test))]
+        let present = std::is_x86_feature_detected!("avx512f");
+        #[cfg(not(any(feature = "std", test)))]
+        let present = cfg!(target_feature = "avx512f");
+        let avx2 = Avx2::new()?;
+        present.then_some(Avx512 { avx2 })
     }
 }
 
@@ -95,6 +121,12 @@ macro_rules! avx2_kernels {
             }
 
             #[inline]
+            fn exp(&self, values: &mut [f32]) {
+                // SAFETY: as for `gemv_acc`.
+                unsafe { exp::exp(values) }
+            }
+
+            #[inline]
             fn layer(&self, x: &[f32], w: &[$w], bias: &[$w], out: &mut [f32]) {
                 // SAFETY: as for `gemv_acc`.
                 if !unsafe { layer::sparse_layer(x, w, bias, &[], out) } {
@@ -130,3 +162,69 @@ macro_rules! avx2_kernels {
 
 avx2_kernels!(f32);
 avx2_kernels!(f16);
+
+#[cfg(feature = "avx512")]
+macro_rules! avx512_kernels {
+    ($w:ty) => {
+        impl Kernels<$w> for Avx512 {
+            #[inline]
+            fn gemv_acc(&self, x: &[f32], w: &[$w], out: &mut [f32]) {
+                self.avx2.gemv_acc(x, w, out)
+            }
+
+            #[inline]
+            fn add_row(&self, row: &[$w], out: &mut [f32]) {
+                self.avx2.add_row(row, out)
+            }
+
+            #[inline]
+            fn add_rows<I: Iterator<Item = usize> + Clone>(
+                &self,
+                w: &[$w],
+                rows: I,
+                out: &mut [f32],
+            ) {
+                self.avx2.add_rows(w, rows, out)
+            }
+
+            #[inline]
+            fn exp(&self, values: &mut [f32]) {
+                Kernels::<$w>::exp(&self.avx2, values)
+            }
+
+            #[inline]
+            fn layer(&self, x: &[f32], w: &[$w], bias: &[$w], out: &mut [f32]) {
+                // SAFETY: an `Avx512` exists only on a CPU with AVX-512F, AVX2, FMA and F16C
+                // (see `new`); the kernel bounds every access by the slices' lengths.
+                if !unsafe { avx512::sparse_layer(x, w, bias, &[], out) } {
+                    self.avx2.layer(x, w, bias, out);
+                }
+            }
+
+            #[inline]
+            fn sparse_layer(
+                &self,
+                x: &[f32],
+                w: &[$w],
+                bias: &[$w],
+                rows: &[u32],
+                out: &mut [f32],
+            ) {
+                // SAFETY: as for `layer`.
+                if !unsafe { avx512::sparse_layer(x, w, bias, rows, out) } {
+                    self.avx2.sparse_layer(x, w, bias, rows, out);
+                }
+            }
+
+            #[inline]
+            fn layer_rows(&self, x: &[f32], w: &[$w], bias: &[$w], out: &mut [f32], tile: RowTile) {
+                self.avx2.layer_rows(x, w, bias, out, tile)
+            }
+        }
+    };
+}
+
+#[cfg(feature = "avx512")]
+avx512_kernels!(f32);
+#[cfg(feature = "avx512")]
+avx512_kernels!(f16);
