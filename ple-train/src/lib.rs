@@ -12,6 +12,21 @@
 //! [`report`] and its SVG curves, and [`gates`] the mean gate weights per task and their
 //! picture. [`config`] holds the settings, presets for Single-task,
 //! MMoE, CGC and PLE, and reads YAML config files including PaddleRec's `config.yaml`.
+//! [`test_support`] trains and caches the small Census model the workspace's tests share.
+//!
+//! # What a device gets
+//!
+//! The trainer's test AUC is that of its own f32 forward pass. What runs on a device is the
+//! model baked by `ple-codegen` and run by ple-core, at f32, f16 or int8. At the end of every
+//! run, [`deploy`] bakes the saved model file at the three precisions (int8 calibrated on the
+//! first 20,000 training rows, the rows `ple-codegen --precision int8 --calibration
+//! census-income.data` reads), runs each through ple-core on the whole test split, and
+//! reports per precision the test AUC of each task, the largest difference of a probability
+//! from the trainer's, and the footprint (weight bytes in flash, scratch bytes in RAM): a
+//! table on the terminal and the `deployment` key of `report.json`. `ple-train deploy-report
+//! --model M` does the same for a saved model (`--json FILE` writes the JSON too), and
+//! `--no-deployment-report` skips it in training. The report only reads the model file: the
+//! model is the same bytes with or without it.
 //!
 //! # Why it is fast
 //!
@@ -83,6 +98,7 @@ pub mod census;
 pub mod checkpoint;
 pub mod config;
 pub mod dataset;
+pub mod deploy;
 pub mod download;
 pub mod gates;
 pub mod metrics;
@@ -90,4 +106,5 @@ pub mod network;
 pub mod report;
 pub mod rng;
 pub mod run;
+pub mod test_support;
 pub mod trainer;

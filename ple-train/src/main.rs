@@ -1,4 +1,4 @@
-//! The `ple-train` command line: `train` (the default), `eval` and `prepare`.
+//! The `ple-train` command line: `train` (the default), `eval`, `deploy-report` and `prepare`.
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -11,6 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use ple_train::census::{self, CensusData};
 use ple_train::config::{ConfigFile, Preset, TrainConfig};
+use ple_train::metrics::sigmoid;
 use ple_train::network::Network;
 use ple_train::report::metrics_map;
 use ple_train::run::{run, Outcome, Progress, RunData, RunOptions};
@@ -33,6 +34,10 @@ enum Command {
     Train(TrainArgs),
     /// Score a saved model on the test split: ROC AUC, Paddle's bucketed AUC and log loss.
     Eval(EvalArgs),
+    /// Bake a saved model at f32, f16 and int8 (int8 calibrated on the first training rows)
+    /// and run each through ple-core on the test split: AUC, largest difference from the
+    /// trainer, flash and RAM footprint (training prints the same at its end).
+    DeployReport(DeployReportArgs),
     /// Write the encoded splits (features as little-endian f32, labels as bytes).
     Prepare(PrepareArgs),
 }
@@ -98,6 +103,10 @@ struct TrainArgs {
     /// Stop after this many epochs (resume later with --resume).
     #[arg(long, hide = true)]
     stop_after: Option<u32>,
+    /// Do not evaluate the saved model at f32, f16 and int8 at the end (the deployment
+    /// table and the `deployment` key of report.json).
+    #[arg(long)]
+    no_deployment_report: bool,
 }
 
 #[derive(Args)]
@@ -108,6 +117,20 @@ struct EvalArgs {
     /// Data directory (as for train).
     #[arg(long)]
     data_dir: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct DeployReportArgs {
+    /// The model file.
+    #[arg(long)]
+    model: PathBuf,
+    /// Data directory (as for train): the test split, and the training rows that calibrate
+    /// int8.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Also write the report as JSON (the `deployment` key of report.json) to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -126,6 +149,7 @@ fn main() -> ExitCode {
         None => train(cli.train),
         Some(Command::Train(args)) => train(args),
         Some(Command::Eval(args)) => eval(args),
+        Some(Command::DeployReport(args)) => deploy_report(args),
         Some(Command::Prepare(args)) => prepare(args),
     };
     match result {
@@ -237,6 +261,7 @@ fn train(args: TrainArgs) -> Result<ExitCode, String> {
         resume: args.resume,
         interrupt: Some(&INTERRUPTED),
         stop_after: args.stop_after,
+        deployment_report: !args.no_deployment_report,
     };
     let shape = config
         .model
@@ -290,6 +315,12 @@ fn train(args: TrainArgs) -> Result<ExitCode, String> {
                     .collect();
                 println!("{split:<10} {}", parts.join(", "));
             }
+            if let Some(deployment) = &report.deployment {
+                println!("{}", ple_train::deploy::table(deployment));
+            }
+            if let Some(error) = &report.deployment_error {
+                eprintln!("ple-train: warning: no deployment report: {error}");
+            }
             println!(
                 "{:.3} s per epoch; wrote {}",
                 report.seconds_per_epoch,
@@ -311,21 +342,26 @@ fn train(args: TrainArgs) -> Result<ExitCode, String> {
     }
 }
 
-fn eval(args: EvalArgs) -> Result<ExitCode, String> {
-    let model = ple_train::run::load_model(&args.model)?;
-    let data = load_data(args.data_dir.as_deref(), false)?;
+/// Loads the model file and the data, checks that they belong together, and runs the
+/// trainer's forward pass on the test split: the data and the logits `[task][row]`.
+fn model_on_test_split(
+    path: &Path,
+    data_dir: Option<&Path>,
+) -> Result<(CensusData, Vec<Vec<f32>>), String> {
+    let model = ple_train::run::load_model(path)?;
+    let data = load_data(data_dir, false)?;
     if let Some(spec) = &model.feature_spec {
         if *spec != data.spec {
             return Err(format!(
                 "{}: the model's feature spec differs from the encoding of {}",
-                args.model.display(),
-                census::resolve_data_dir(args.data_dir.as_deref()).display()
+                path.display(),
+                census::resolve_data_dir(data_dir).display()
             ));
         }
     }
     let shape = model.config.shape();
-    let tasks = model.config.task_names.clone();
-    if tasks != data.test.task_names {
+    let tasks = &model.config.task_names;
+    if *tasks != data.test.task_names {
         return Err(format!(
             "model tasks {tasks:?} differ from the data's {:?}",
             data.test.task_names
@@ -343,13 +379,35 @@ fn eval(args: EvalArgs) -> Result<ExitCode, String> {
     let test = Prepared::new(&data.test, &norm, net.input_dim(), tasks.len())?;
     let mut tape = vec![0.0; net.tape_len()];
     let logits = logits_of(&net, &params, &test, &mut tape);
-    let metrics = metrics_map(&tasks, &metrics_of(&logits, &data.test.labels));
+    Ok((data, logits))
+}
+
+fn eval(args: EvalArgs) -> Result<ExitCode, String> {
+    let (data, logits) = model_on_test_split(&args.model, args.data_dir.as_deref())?;
+    let tasks = &data.test.task_names;
+    let metrics = metrics_map(tasks, &metrics_of(&logits, &data.test.labels));
     println!("test split, {} rows", data.test.rows());
     for (key, value) in &metrics {
         println!(
             "{key:<20} {}",
             value.map_or("undefined".into(), |v| format!("{v:.6}"))
         );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn deploy_report(args: DeployReportArgs) -> Result<ExitCode, String> {
+    let (data, logits) = model_on_test_split(&args.model, args.data_dir.as_deref())?;
+    let trainer: Vec<Vec<f32>> = logits
+        .iter()
+        .map(|task| task.iter().map(|&z| sigmoid(z)).collect())
+        .collect();
+    let report = ple_train::deploy::evaluate(&args.model, &data.train, &data.test, &trainer)?;
+    println!("{}", ple_train::deploy::table(&report));
+    if let Some(path) = &args.json {
+        let json = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
+        ple_train::checkpoint::write_atomically(path, json.as_bytes())?;
+        println!("wrote {}", path.display());
     }
     Ok(ExitCode::SUCCESS)
 }

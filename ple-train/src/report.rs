@@ -94,6 +94,13 @@ pub struct Report {
     /// written before they were recorded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gates: Option<crate::gates::GateUsage>,
+    /// The saved model as a device runs it, at f32, f16 and int8 on the test split (absent
+    /// when the run was asked not to make it, or it could not be made).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment: Option<crate::deploy::DeploymentReport>,
+    /// Why the deployment report could not be made (the model is written all the same).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment_error: Option<String>,
 }
 
 const COLORS: [&str; 6] = [

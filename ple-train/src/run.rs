@@ -4,7 +4,8 @@
 //! `checkpoint.bin` after every epoch, and at the end `model.safetensors` (the best epoch's
 //! weights, with configuration, feature spec and normalisation in its metadata),
 //! `report.json`, `training_curves.svg` and `gate_usage.svg` (the best weights' mean gate
-//! weights over the test split, see [`crate::gates`]). A run interrupted by Ctrl-C stops between two
+//! weights over the test split, see [`crate::gates`]); the report holds the saved model's
+//! [deployment report](crate::deploy) unless [`RunOptions::deployment_report`] is off. A run interrupted by Ctrl-C stops between two
 //! steps and discards the unfinished epoch; `--resume` continues from the last checkpoint
 //! and produces the same bits as a run that was never interrupted.
 
@@ -74,6 +75,9 @@ pub struct RunOptions<'a> {
     pub interrupt: Option<&'a AtomicBool>,
     /// Stop after this many epochs of this invocation (the checkpoint allows resuming).
     pub stop_after: Option<u32>,
+    /// At the end, evaluate the saved model as deployed ([`crate::deploy`]) into the
+    /// report's `deployment` key. It reads the model file and never changes it.
+    pub deployment_report: bool,
 }
 
 /// What a run ended with.
@@ -242,7 +246,7 @@ pub fn run(
         .iter()
         .find(|r| r.epoch == state.best_epoch)
         .cloned();
-    let report = Report {
+    let mut report = Report {
         best_epoch: state.best_epoch,
         selection: "highest mean of the task validation ROC AUCs".into(),
         validation: best.map(|r| r.validation).unwrap_or_default(),
@@ -263,11 +267,22 @@ pub fn run(
         wall_seconds: started.elapsed().as_secs_f64(),
         epochs: state.history.clone(),
         gates: Some(gates),
+        deployment: None,
+        deployment_error: None,
     };
     let model = model_file(&trainer, &best_params, &tasks, data.spec, &norm, &report)?;
-    model
-        .save(options.out_dir.join(MODEL_FILE))
-        .map_err(|e| e.to_string())?;
+    let model_path = options.out_dir.join(MODEL_FILE);
+    model.save(&model_path).map_err(|e| e.to_string())?;
+    if options.deployment_report {
+        let trainer_probabilities: Vec<Vec<f32>> = test_logits
+            .iter()
+            .map(|task| task.iter().map(|&z| crate::metrics::sigmoid(z)).collect())
+            .collect();
+        match crate::deploy::evaluate(&model_path, train, data.test, &trainer_probabilities) {
+            Ok(deployment) => report.deployment = Some(deployment),
+            Err(e) => report.deployment_error = Some(e),
+        }
+    }
     let json = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
     write_atomically(&options.out_dir.join(REPORT_FILE), json.as_bytes())?;
     let svg = curves_svg(&tasks, &report.epochs, report.best_epoch);

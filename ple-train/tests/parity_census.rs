@@ -1,7 +1,7 @@
 //! Numeric parity of the inference engine with the trainer, on the whole Census test split.
 //!
-//! A model trained by ple-train (one epoch on the first 20,000 training rows, no weight
-//! averaging, to keep the test short) predicts the 49,881 test rows in the trainer's own
+//! The small model of [`ple_train::test_support`] (one epoch on the first 20,000 training
+//! rows, no weight averaging, cached in `target/ple-tests/`) predicts the 49,881 test rows in the trainer's own
 //! forward pass and in ple-core, on the trainer's weights unfolded, with the numeric inputs
 //! standardised on the device by [`Standardisation`] (the trainer's arithmetic, so both see
 //! the same input bits).
@@ -23,8 +23,7 @@
 //! `PLE_TEST_MODEL=path/model.safetensors cargo test -p ple-train --test parity_census --
 //! --ignored` runs the same comparison on any model file (e.g. a fully trained one).
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use ple_codegen::model_file::ModelFile;
 use ple_codegen::quantise::categories_from_columns;
@@ -33,37 +32,11 @@ use ple_core::kernels::{Detected, Kernels};
 use ple_core::normalise::Standardisation;
 use ple_core::{pack_f16, pack_f32, packed_len, Input, InputLayout, PleModel, Weight};
 use ple_train::census::{load_census, CensusData};
-use ple_train::config::TrainConfig;
 use ple_train::dataset::Dataset;
 use ple_train::metrics::{exact_auc, sigmoid};
 use ple_train::network::Network;
-use ple_train::run::{run, Outcome, RunData, RunOptions, Silent, MODEL_FILE};
+use ple_train::test_support::{census_dir, SmallModel};
 use ple_train::trainer::{logits_of, Prepared};
-
-fn data_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("PLE_CENSUS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/census"));
-    if dir.join("census-income.data.gz").is_file() || dir.join("census-income.data").is_file() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "parity_census: SKIPPED, no Census data in {} (set PLE_CENSUS_DIR)",
-            dir.display()
-        );
-        None
-    }
-}
-
-fn first_rows(data: &Dataset, rows: usize) -> Dataset {
-    Dataset {
-        numeric: data.numeric[..rows * data.numeric_width].to_vec(),
-        hot: data.hot[..rows * data.fields].to_vec(),
-        labels: data.labels.iter().map(|l| l[..rows].to_vec()).collect(),
-        task_names: data.task_names.clone(),
-        ..*data
-    }
-}
 
 /// Per task, one probability per test row.
 type Predictions = Vec<Vec<f32>>;
@@ -208,38 +181,17 @@ fn load(path: &Path) -> ModelFile {
 
 #[test]
 fn the_engine_predicts_the_test_split_like_the_trainer() {
-    let Some(dir) = data_dir() else { return };
-    let data = load_census(&dir).unwrap();
-    let train = first_rows(&data.train, 20_000);
-    let out = tempfile::tempdir().unwrap();
-    let run_data = RunData {
-        train: &train,
-        validation: &data.validation,
-        test: &data.test,
-        spec: Some(&data.spec),
-        unknown_categories: BTreeMap::new(),
+    let Some(dir) = census_dir("parity_census") else {
+        return;
     };
-    let options = RunOptions {
-        out_dir: out.path().to_owned(),
-        resume: false,
-        interrupt: None,
-        stop_after: None,
-    };
-    let config = TrainConfig {
-        epochs: 1,
-        ema_decay: 0.0,
-        ..TrainConfig::default()
-    };
-    let Outcome::Finished(_) = run(&config, &run_data, &options, &mut Silent).unwrap() else {
-        panic!("training stopped early");
-    };
-    check_parity(&load(&out.path().join(MODEL_FILE)), &data);
+    let small = SmallModel::load(&dir).unwrap();
+    check_parity(&small.model, &small.data);
 }
 
 #[test]
 #[ignore = "needs PLE_TEST_MODEL=path/to/model.safetensors"]
 fn a_given_model_predicts_the_test_split_like_the_trainer() {
     let path = std::env::var_os("PLE_TEST_MODEL").expect("set PLE_TEST_MODEL");
-    let dir = data_dir().expect("Census data");
+    let dir = census_dir("parity_census").expect("Census data");
     check_parity(&load(Path::new(&path)), &load_census(&dir).unwrap());
 }

@@ -1,9 +1,12 @@
 //! End to end on the real Census-Income data: one epoch of the default model reaches a
-//! sensible AUC, and the model file it writes scores the test split exactly as the report says.
+//! sensible AUC, the model file it writes scores the test split exactly as the report says,
+//! and the report's deployment section (f32, f16, int8 through ple-core) stays within the
+//! inference engine's tolerances.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use ple_codegen::codegen::{bake_file, Precision};
 use ple_codegen::model_file::ModelFile;
 use ple_train::census::load_census;
 use ple_train::config::TrainConfig;
@@ -50,6 +53,7 @@ fn one_epoch_on_census_reaches_a_good_auc_and_the_saved_model_reproduces_the_rep
         resume: false,
         interrupt: None,
         stop_after: None,
+        deployment_report: true,
     };
     let Outcome::Finished(report) = run(&config, &run_data, &options, &mut Silent).unwrap() else {
         panic!("run stopped early");
@@ -83,4 +87,35 @@ fn one_epoch_on_census_reaches_a_good_auc_and_the_saved_model_reproduces_the_rep
         &metrics_of(&logits, &data.test.labels),
     );
     assert_eq!(metrics, report.test);
+
+    // The deployment report: the saved model at f32, f16 and int8 through ple-core, within
+    // the inference engine's AUC tolerances of each other, with ple-codegen's footprints.
+    let deployment = report.deployment.as_ref().expect("a deployment report");
+    assert_eq!(report.deployment_error, None);
+    assert_eq!(deployment.test_rows, data.test.rows());
+    assert_eq!(deployment.calibration_rows, 20_000);
+    assert_eq!(json["deployment"]["precisions"][2]["precision"], "int8");
+    let [f32, f16, int8] = &deployment.precisions[..] else {
+        panic!("three precisions: {deployment:?}");
+    };
+    for task in &model.config.task_names {
+        let auc = |p: &ple_train::deploy::PrecisionReport| p.auc[task].unwrap();
+        let trainer = report.test[&format!("auc_{task}")].unwrap();
+        assert!((auc(f32) - trainer).abs() <= 1e-4, "{task}: {deployment:?}");
+        assert!(
+            (auc(f16) - auc(f32)).abs() <= 5e-4,
+            "{task}: {deployment:?}"
+        );
+        assert!(
+            (auc(int8) - auc(f32)).abs() <= 1e-3,
+            "{task}: {deployment:?}"
+        );
+    }
+    let path = out.path().join(MODEL_FILE);
+    for (reported, precision) in [(f32, Precision::F32), (f16, Precision::F16)] {
+        let footprint = bake_file(&path, precision).unwrap().footprint();
+        assert_eq!(reported.weight_bytes, footprint.weight_bytes);
+        assert_eq!(reported.table_bytes, footprint.table_bytes);
+        assert_eq!(reported.scratch_bytes, footprint.scratch_bytes);
+    }
 }

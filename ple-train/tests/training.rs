@@ -234,6 +234,7 @@ fn run_in(
         resume,
         interrupt: None,
         stop_after,
+        deployment_report: false,
     };
     run(&config(epochs), &run_data, &options, &mut Silent).unwrap()
 }
@@ -297,6 +298,7 @@ fn resumed_run_equals_an_uninterrupted_one_and_corruption_is_refused() {
         resume: true,
         interrupt: None,
         stop_after: None,
+        deployment_report: false,
     };
     let err = run(&config(4), &run_data, &options, &mut Silent)
         .err()
@@ -321,6 +323,7 @@ fn resume_with_a_different_configuration_is_refused() {
         resume: true,
         interrupt: None,
         stop_after: None,
+        deployment_report: false,
     };
     let other = TrainConfig {
         learning_rate: 0.5,
