@@ -123,13 +123,25 @@ fn bake_model(args: &Args, precision: Precision) -> Result<Baked, CodegenError> 
         };
         return bake_with(path, model, sha, precision, options);
     }
-    let (Some(calibration), Some(spec)) = (&args.calibration, &model.feature_spec) else {
+    let Some(calibration) = &args.calibration else {
         return Err(CodegenError::Unsupported {
-            what: "int8 without --calibration rows and a model file with a feature spec",
+            what: "--precision int8 without --calibration FILE (raw training records, e.g. \
+                   census-income.data, whose first 20,000 calibrate the activation scales)",
+        });
+    };
+    let Some(spec) = &model.feature_spec else {
+        return Err(CodegenError::Unsupported {
+            what: "--precision int8 for a model file without a feature spec (the calibration \
+                   records cannot be encoded)",
         });
     };
     let max_rows = QuantiseOptions::default().max_calibration_rows;
     let (numeric, categories) = read_calibration(calibration, spec, max_rows)?;
+    println!(
+        "int8 activation scales calibrated on the first {} records of {}",
+        categories.len() / spec.categorical.len().max(1),
+        calibration.display()
+    );
     let rows = SparseRows {
         numeric: &numeric,
         categories: &categories,
