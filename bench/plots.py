@@ -37,7 +37,7 @@ def train_speed(result: dict, path: Path) -> None:
     for name, engine in result["engines"].items():
         if "summary" in engine:
             s = engine["summary"]
-            names.append(name)
+            names.append(f"{name} (n={s['n']})")
             med.append(s["median"])
             lo.append(s["min"])
             hi.append(s["max"])

@@ -5,7 +5,7 @@ against shared/census/SPLIT.md), then runs, `--runs` times in turn, ple-train, P
 thread, PyTorch with its default threads and PaddleRec's own PLE trainer (`paddlerec_ple.sh`,
 one thread), each for `--epochs` epochs on the full data with the same batch size and
 optimiser.  Every epoch is one timing; the summary gives the median, min and max seconds per
-epoch per engine, each engine's epoch time over ple-train's epoch of the same run, and the test
+epoch per engine, each engine's epoch time over ple-train's epoch of the same round, and the test
 AUC after the last epoch.  Results go to bench/results/train_speed.{json,md,svg}.
 """
 
@@ -227,7 +227,7 @@ def summary(values: list[float]) -> dict:
 
 
 def paired_ratio(base_runs: list, runs: list) -> str:
-    """Epoch time over ple-train's epoch time of the same run and epoch: median (min..max)."""
+    """Epoch time over ple-train's epoch time of the same round and epoch: median (min..max)."""
     # Paired by run number: a run stopped at its time limit leaves a gap, not a shift.
     base_by_run = {base.get("run", i): base for i, base in enumerate(base_runs)}
     ratios = [t / b for i, run in enumerate(runs) if run.get("run", i) in base_by_run
@@ -269,7 +269,7 @@ def markdown(result: dict) -> str:
         "",
         f"Machine: {machine.one_line(result['machine'])}",
         "",
-        "| engine | s/epoch median | min | max | timings | time / ple-train's, same run: median (min..max) | test AUC income | test AUC marital |",
+        "| engine | s/epoch median | min | max | timings | time / ple-train's, same round: median (min..max) | test AUC income | test AUC marital |",
         "|---|---|---|---|---|---|---|---|",
     ]
     base = result["engines"].get("ple-train", {}).get("summary")
