@@ -304,7 +304,7 @@ pub fn table(report: &DeploymentReport) -> String {
         let _ = write!(header, " {:>12}", format!("AUC {t}"));
     }
     for t in tasks {
-        let _ = write!(header, " {:>16}", format!("max |Δp| {t}"));
+        let _ = write!(header, " {:>17}", format!("max |Δp| {t}"));
     }
     let _ = writeln!(
         out,
@@ -321,7 +321,7 @@ pub fn table(report: &DeploymentReport) -> String {
         );
     }
     for _ in tasks {
-        let _ = write!(line, " {:>16}", "-");
+        let _ = write!(line, " {:>17}", "-");
     }
     let _ = writeln!(out, "{line} {:>12} {:>11} {:>12}", "-", "-", "-");
     for p in &report.precisions {
@@ -331,7 +331,7 @@ pub fn table(report: &DeploymentReport) -> String {
         }
         for t in tasks {
             let diff = p.max_abs_diff.get(t).copied().unwrap_or(f64::NAN);
-            let _ = write!(line, " {:>16}", format!("{diff:.2e}"));
+            let _ = write!(line, " {:>17}", format!("{diff:.2e}"));
         }
         let _ = writeln!(
             line,
