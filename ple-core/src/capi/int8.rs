@@ -1,13 +1,16 @@
 //! The int8 model ([`crate::int8`]) in the C ABI: a `#[repr(C)]` struct of pointers and
-//! lengths mirroring [`Int8Model`]'s arrays, a validating check, and one predict function.
+//! lengths mirroring [`Int8Model`]'s arrays, a validating check, and two predict functions.
 //!
-//! Validation is [`Int8Model::new`] itself, run on every call: the bounds it checks are what
-//! proves the integer arithmetic cannot overflow, so no call skips them. The outputs are the
-//! integer ones of the Rust API: Q16 logits and Q15 probabilities (`32768 == 1.0`) per task,
-//! and optionally the task gates' Q15 weights. A caller may omit the logits or the
-//! probabilities (not both); the omitted ones are then computed in `tasks` extra words at the
-//! end of the scratch buffer, which [`ple_int8_scratch_len`] includes, so nothing is kept on
-//! the stack that grows with the model.
+//! Validation is [`Int8Model::new`] itself: the bounds it checks are what proves the integer
+//! arithmetic cannot overflow. [`ple_predict_int8`] runs it on every call; since that scan
+//! of every entry is about a third of a Census prediction, [`handle`] offers the same
+//! prediction on a handle checked once ([`ple_int8_handle_init`],
+//! [`ple_predict_int8_validated`]). The outputs are the integer ones of the Rust API: Q16
+//! logits and Q15 probabilities (`32768 == 1.0`) per task, and optionally the task gates'
+//! Q15 weights. A caller may omit the logits or the probabilities (not both); the omitted
+//! ones are then computed in `tasks` extra words at the end of the scratch buffer, which
+//! [`ple_int8_scratch_len`] includes, so nothing is kept on the stack that grows with the
+//! model.
 
 use super::{
     check_ptr, layout_from, shape_from, slice, slice_mut, PleInputLayoutC, PleShapeC, Span,
