@@ -141,6 +141,22 @@ fn load_rows(
     })
 }
 
+/// CPU time this thread has run, in nanoseconds (Linux `/proc/thread-self/schedstat`): rows
+/// per CPU second stay meaningful on a loaded machine, where wall-clock rates measure the
+/// share of a core the scheduler gave us.
+fn thread_cpu_ns() -> Option<u64> {
+    let stat = fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    stat.split_whitespace().next()?.parse().ok()
+}
+
+/// Rows per CPU second between two `thread_cpu_ns` readings (0 when unavailable).
+fn cpu_rate(rows: usize, start: Option<u64>, end: Option<u64>) -> f64 {
+    match (start, end) {
+        (Some(a), Some(b)) if b > a => rows as f64 / ((b - a) as f64 / 1e9),
+        _ => 0.0,
+    }
+}
+
 fn percentile(sorted: &[u64], p: f64) -> f64 {
     let rank = p / 100.0 * (sorted.len() - 1) as f64;
     let (lo, hi) = (rank.floor() as usize, rank.ceil() as usize);
@@ -167,6 +183,7 @@ fn time_variant(
     }
     let calls = args.calls.min(rows);
     let (mut p50, mut p90, mut p99, mut mean, mut rates) = (vec![], vec![], vec![], vec![], vec![]);
+    let mut cpu_rates = vec![];
     for _ in 0..args.repeats {
         let mut ns = Vec::with_capacity(calls);
         for r in 0..calls {
@@ -180,11 +197,12 @@ fn time_variant(
         p50.push(percentile(&ns, 50.0));
         p90.push(percentile(&ns, 90.0));
         p99.push(percentile(&ns, 99.0));
-        let start = Instant::now();
+        let (start, cpu) = (Instant::now(), thread_cpu_ns());
         for r in 0..rows {
             predict(r, &mut scratch, &mut out).map_err(|e| format!("{name}: {e}"))?;
         }
         rates.push(rows as f64 / start.elapsed().as_secs_f64());
+        cpu_rates.push(cpu_rate(rows, cpu, thread_cpu_ns()));
     }
     let median = |v: &Vec<f64>| {
         let mut s = v.clone();
@@ -192,14 +210,31 @@ fn time_variant(
         s[s.len() / 2]
     };
     println!(
-        "{name}: batch 1 p50 {:.2} us, p99 {:.2} us; {:.0} rows/s",
+        "{name}: batch 1 p50 {:.2} us, p99 {:.2} us; {:.0} rows/s; {}",
         median(&p50) / 1e3,
         median(&p99) / 1e3,
-        median(&rates)
+        median(&rates),
+        spread(&cpu_rates)
     );
     let entry = json!({"engine": name, "p50_ns": p50, "p90_ns": p90, "p99_ns": p99, "mean_ns": mean,
-                       "batch": "all rows, one predict call per row", "rows_per_second": rates});
+                       "batch": "all rows, one predict call per row", "rows_per_second": rates,
+                       "rows_per_cpu_second": cpu_rates});
     Ok((entry, all))
+}
+
+/// "median (min..max) rows per CPU second" of the repetitions.
+fn spread(rates: &[f64]) -> String {
+    let mut sorted = rates.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    match (sorted.first(), sorted.last()) {
+        (Some(lo), Some(hi)) => format!(
+            "{:.0} ({:.0}..{:.0}) rows per CPU second",
+            sorted[sorted.len() / 2],
+            lo,
+            hi
+        ),
+        _ => "no CPU time".to_string(),
+    }
 }
 
 /// Rows per call of the batched variants, as onnxruntime's batched figure.
@@ -244,21 +279,23 @@ where
             "{name}: batch probabilities differ from single-row ones"
         ));
     }
-    let mut rates = Vec::new();
+    let (mut rates, mut cpu_rates) = (Vec::new(), Vec::new());
     for _ in 0..repeats {
-        let start = Instant::now();
+        let (start, cpu) = (Instant::now(), thread_cpu_ns());
         run(&mut all)?;
         rates.push(rows as f64 / start.elapsed().as_secs_f64());
+        cpu_rates.push(cpu_rate(rows, cpu, thread_cpu_ns()));
     }
     let mut sorted = rates.clone();
     sorted.sort_by(f64::total_cmp);
     println!(
-        "{name}: {:.0} rows/s (equal to single rows bit for bit)",
-        sorted[sorted.len() / 2]
+        "{name}: {:.0} rows/s; {} (equal to single rows bit for bit)",
+        sorted[sorted.len() / 2],
+        spread(&cpu_rates)
     );
     Ok(
         json!({"engine": name, "batch": BATCH_ROWS, "rows_per_second": rates,
-              "max_abs_diff_vs_single_rows": 0.0}),
+              "rows_per_cpu_second": cpu_rates, "max_abs_diff_vs_single_rows": 0.0}),
     )
 }
 
