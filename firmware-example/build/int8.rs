@@ -109,6 +109,12 @@ pub fn bake(model: &ModelFile, data_dir: &Path, rows: &TestRows) -> (String, Str
     writeln!(m, "pub const TASKS: usize = {tasks};").unwrap();
     writeln!(
         m,
+        "/// Pairs of numeric columns: the width the first layer's step is compiled for.\npub const NUMERIC_PAIRS: usize = {};",
+        layout.numeric.div_ceil(2)
+    )
+    .unwrap();
+    writeln!(
+        m,
         "pub const SCRATCH_WORDS: usize = ple_core::int8::scratch_words(&SHAPE, {}, {});",
         layout.numeric,
         layout.fields()

@@ -174,7 +174,12 @@ mod int8 {
             let mut logits = [0i32; model::TASKS];
             let mut probabilities = [0u16; model::TASKS];
             let begin = counter.now();
-            let result = model.predict(&input, scratch, &mut logits, &mut probabilities);
+            let result = model.predict_fixed::<{ model::NUMERIC_PAIRS }>(
+                &input,
+                scratch,
+                &mut logits,
+                &mut probabilities,
+            );
             summary.timed(counter.elapsed(begin));
             if result.is_err() {
                 summary.errors += 1;

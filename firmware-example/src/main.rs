@@ -43,29 +43,22 @@ fn main() -> ! {
     let summary = check::all_rows(&counter);
 
     out::str("PLE-FIRMWARE\n");
-    out::str("board=");
-    out::str(check::BOARD);
-    out::str("\nprecision=");
-    out::str(check::PRECISION);
-    out::str("\ncounter=");
-    out::str(counter.unit().name());
-    out::str("\n");
-    out::field("calibration_expected", u64::from(calibration.expected));
-    out::field("calibration_measured", u64::from(calibration.measured));
-    out::field("rows", summary.rows as u64);
-    out::field("mismatches", summary.mismatches as u64);
-    out::field("errors", summary.errors as u64);
-    out::field("bit_exact_rows", summary.bit_exact as u64);
-    out::field("max_abs_diff_e9", u64::from(summary.max_abs_diff_e9));
-    out::field("per_inference_min", u64::from(summary.min));
-    out::field("per_inference_max", u64::from(summary.max));
-    out::field(
-        "per_inference_mean",
-        summary.total / (summary.rows.max(1) as u64),
-    );
-    out::field("scratch_bytes", check::SCRATCH_BYTES as u64);
-    out::field("stack_high_water", stack::high_water() as u64);
-    out::field("stack_capacity", stack::capacity() as u64);
+    out::text_field("board", check::BOARD);
+    out::text_field("precision", check::PRECISION);
+    out::text_field("counter", counter.unit().name());
+    out::field("calibration_expected", calibration.expected);
+    out::field("calibration_measured", calibration.measured);
+    out::field("rows", count(summary.rows));
+    out::field("mismatches", count(summary.mismatches));
+    out::field("errors", count(summary.errors));
+    out::field("bit_exact_rows", count(summary.bit_exact));
+    out::field("max_abs_diff_e9", summary.max_abs_diff_e9);
+    out::field("per_inference_min", summary.min);
+    out::field("per_inference_max", summary.max);
+    out::field("per_inference_mean", mean(summary.total, summary.rows));
+    out::field("scratch_bytes", count(check::SCRATCH_BYTES));
+    out::field("stack_high_water", count(stack::high_water()));
+    out::field("stack_capacity", count(stack::capacity()));
     let pass =
         summary.passed() && (counter.unit() != counter::Unit::Instructions || calibration.exact());
     out::str(if pass {
@@ -74,4 +67,25 @@ fn main() -> ! {
         "result=FAIL\n"
     });
     semihosting::exit(if pass { 0 } else { faults::EXIT_MISMATCH })
+}
+
+/// `total / rows`, saturated to `u32`, by shift-and-subtract: a 64-bit division would link
+/// the compiler's general routine (close to a kilobyte of flash) for this one line.
+fn mean(total: u64, rows: usize) -> u32 {
+    let divisor = rows.max(1) as u64;
+    let (mut quotient, mut remainder) = (0u64, 0u64);
+    for bit in (0..64).rev() {
+        remainder = (remainder << 1) | ((total >> bit) & 1);
+        if remainder >= divisor {
+            remainder -= divisor;
+            quotient |= 1 << bit;
+        }
+    }
+    u32::try_from(quotient).unwrap_or(u32::MAX)
+}
+
+/// A count as the report prints it (every count here is far below `u32::MAX`; a larger one
+/// would show as `u32::MAX`).
+fn count(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }

@@ -1,6 +1,6 @@
 //! Semihosting: the firmware's console and exit code, through the debugger or QEMU.
 //!
-//! Only three calls are needed (write a string, write a character, exit with a status), so
+//! Only two calls are needed (write a NUL-terminated string, exit with a status), so
 //! they are made directly rather than through a crate per architecture: the same few lines
 //! serve Arm and RISC-V, and nothing here can panic.
 
@@ -46,25 +46,15 @@ unsafe fn call(op: usize, param: usize) -> usize {
     result
 }
 
-/// Prints `text` on the host's console.
-pub fn write_str(text: &str) {
-    // SYS_WRITE0 takes a NUL-terminated string: copy through a small buffer so that any
-    // `&str` works and the stack cost stays fixed.
-    let mut buf = [0u8; 65];
-    for chunk in text.as_bytes().chunks(buf.len() - 1) {
-        let mut len = 0;
-        for (dst, &src) in buf.iter_mut().zip(chunk) {
-            // A NUL inside the text would end the host's string early: show it as '?'.
-            *dst = if src == 0 { b'?' } else { src };
-            len += 1;
-        }
-        if let Some(end) = buf.get_mut(len) {
-            *end = 0;
-        }
-        // SAFETY: `buf` holds a NUL-terminated string and outlives the call.
-        unsafe {
-            call(SYS_WRITE0, buf.as_ptr() as usize);
-        }
+/// Prints a NUL-terminated string on the host's console (nothing if `text` holds no NUL).
+pub fn write0(text: &[u8]) {
+    if !text.contains(&0) {
+        return;
+    }
+    // SAFETY: `text` holds a NUL, so the host reads a terminated string inside it, and it
+    // outlives the call.
+    unsafe {
+        call(SYS_WRITE0, text.as_ptr() as usize);
     }
 }
 

@@ -76,8 +76,25 @@ impl Requant {
     }
 
     /// `x` times the multiplier, rounded, saturated to `[lo, hi]`.
+    ///
+    /// The same value as clamping [`apply_wide`](Self::apply_wide); with a right shift of 33
+    /// or more the clamp is done on the 32-bit result (one `USAT`/`SSAT` on Arm).
     #[inline]
     pub const fn apply_clamped(&self, x: i32, lo: i32, hi: i32) -> i32 {
+        let shift = self.right_shift;
+        if shift >= 33 && shift <= 63 {
+            // floor((high + 2^(k-1)) / 2^k) == floor((floor(high / 2^(k-1)) + 1) / 2) for
+            // k = shift - 32: no rounding constant to build.
+            let high = ((x as i64 * self.multiplier as i64) >> 32) as i32;
+            let y = ((high >> (shift - 33)) + 1) >> 1;
+            return if y < lo {
+                lo
+            } else if y > hi {
+                hi
+            } else {
+                y
+            };
+        }
         let y = self.apply_wide(x);
         if y < lo as i64 {
             lo
@@ -170,14 +187,15 @@ pub const fn clamp_logit(x: i64) -> i32 {
 
 /// The logistic sigmoid of a Q16 logit, as a Q15 probability (`0..=32768`).
 ///
-/// For `x >= 0`, `p = 2^45 / (2^30 + exp(-x))` rounded to nearest; for `x < 0` it is
-/// `32768 - p(-x)`, so the function is exactly symmetric.
+/// For `x >= 0`, `p = 2^31 / (2^16 + exp(-x))` rounded to nearest, with `exp(-x)` in Q16; for
+/// `x < 0` it is `32768 - p(-x)`, so the function is exactly symmetric. Every quantity fits
+/// 32 bits: one hardware division on cores that have one, no 64-bit division anywhere.
 #[inline]
 pub fn sigmoid_q15(x: i32) -> u16 {
     let x = clamp_logit(x as i64);
-    let e = u64::from(exp_neg_q16(-x.abs()));
-    let denominator = (1u64 << 30) + e; // >= 2^30: never zero
-    let p = ((1u64 << 45) + denominator / 2) / denominator; // in [16384, 32768]
+    let e = (exp_neg_q16(-x.abs()) + (1 << 13)) >> 14; // Q16, at most 2^16
+    let denominator = (1u32 << 16) + e; // in [2^16, 2^17]: never zero
+    let p = ((1u32 << 31) + denominator / 2) / denominator; // in [16384, 32768]
     let p = p as u16;
     if x >= 0 {
         p
@@ -188,10 +206,10 @@ pub fn sigmoid_q15(x: i32) -> u16 {
 
 /// Softmax of Q16 logits into Q15 weights, in place of `weights` (same length as `logits`).
 ///
-/// The largest logit is subtracted first, so its `exp` is exactly `2^30` and the sum is at
-/// least `2^30`; one 64-bit division gives the reciprocal of the sum, and each weight is
-/// `exp * reciprocal` rounded to Q15. Weights sum to 32768 up to rounding (one unit per
-/// weight at most).
+/// The largest logit is subtracted first, so its `exp` is exactly 1 and the sum at least 1;
+/// each `exp` is kept in Q15 (in `weights`, at most 32768), and each weight is
+/// `exp * 2^15 / sum` rounded to nearest with one 32-bit division. Weights sum to 32768 up to
+/// rounding (one unit per weight at most).
 pub fn softmax_q15(logits: &[i32], weights: &mut [u16]) {
     let max = logits
         .iter()
@@ -199,20 +217,16 @@ pub fn softmax_q15(logits: &[i32], weights: &mut [u16]) {
         .map(|l| clamp_logit(l as i64))
         .max()
         .unwrap_or(0);
-    let mut sum: u64 = 0;
-    for &l in logits {
-        sum += u64::from(exp_neg_q16(clamp_logit(l as i64) - max));
-    }
-    let sum = if sum == 0 { 1 } else { sum };
-    let reciprocal = (1u64 << 62) / sum; // <= 2^32 since sum >= 2^30
+    let mut sum: u32 = 0;
     for (w, &l) in weights.iter_mut().zip(logits) {
-        let e = u64::from(exp_neg_q16(clamp_logit(l as i64) - max));
-        // e <= 2^30 and reciprocal <= 2^32: the product is below 2^63.
-        let q = (e * reciprocal + (1 << 46)) >> 47;
-        *w = if q > u64::from(Q15_ONE) {
-            Q15_ONE
-        } else {
-            q as u16
-        };
+        let e = (exp_neg_q16(clamp_logit(l as i64) - max) + (1 << 14)) >> 15;
+        *w = e as u16;
+        sum = sum.saturating_add(e);
+    }
+    let sum = sum.max(1);
+    for w in weights.iter_mut() {
+        // e <= 2^15, so e * 2^15 + sum / 2 stays below 2^32 for fewer than 2^16 weights.
+        let q = (u32::from(*w) << 15).saturating_add(sum / 2) / sum;
+        *w = q.min(u32::from(Q15_ONE)) as u16;
     }
 }

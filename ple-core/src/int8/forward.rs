@@ -1,11 +1,12 @@
 //! The int8 forward pass.
 
-use super::fixed::{clamp_logit, sigmoid_q15, softmax_q15, ACTIVATION_MAX};
+use super::first_layer::{self, FirstLayerScratch, Gather};
+use super::fixed::{sigmoid_q15, softmax_q15, ACTIVATION_MAX, LOGIT_LIMIT};
 #[cfg(all(target_arch = "arm", feature = "arm-dsp"))]
 use super::kernels::ArmDsp;
-use super::kernels::{
-    dense_scalar, dot_pairs_row, gather_rows_scalar, unpack_group, Dsp, PortableDsp,
-};
+#[cfg(all(target_arch = "arm", feature = "arm-dsp"))]
+use super::kernels::Dsp;
+use super::kernels::{dense_scalar, gather_rows_packed, PortableDsp};
 use super::model::{gate_outputs, sparse_outputs, Int8Kernel, Int8Model, ScratchLayout};
 use super::{Int8Error, Int8Input, NO_CATEGORY};
 
@@ -93,7 +94,26 @@ impl<'a> Int8Model<'a> {
         logits: &mut [i32],
         probabilities: &mut [u16],
     ) -> Result<(), Int8Error> {
-        self.run(input, scratch, logits, probabilities, None)
+        self.run::<0>(input, scratch, logits, probabilities, None)
+    }
+
+    /// [`predict`](Self::predict) with the first layer's per-output step compiled for a model
+    /// of exactly `PAIRS` pairs of numeric columns (`numeric_inputs().div_ceil(2)`, from 1
+    /// to 8): the same results, and a firmware that knows its model at compile time links
+    /// one step instead of one per width. It runs [`Int8Kernel::best`] whatever
+    /// [`with_kernel`](Self::with_kernel) chose, for the same reason. A model of another
+    /// width gets [`Int8Error::Layout`].
+    pub fn predict_fixed<const PAIRS: usize>(
+        &self,
+        input: &Int8Input<'_>,
+        scratch: &mut [i32],
+        logits: &mut [i32],
+        probabilities: &mut [u16],
+    ) -> Result<(), Int8Error> {
+        if PAIRS == 0 || PAIRS > 8 || self.numeric_inputs().div_ceil(2) != PAIRS {
+            return Err(Int8Error::Layout);
+        }
+        self.run::<PAIRS>(input, scratch, logits, probabilities, None)
     }
 
     /// [`predict`](Self::predict), also writing the weights of every task gate in Q15 into
@@ -114,10 +134,12 @@ impl<'a> Int8Model<'a> {
                 found: gates.len(),
             });
         }
-        self.run(input, scratch, logits, probabilities, Some(gates))
+        self.run::<0>(input, scratch, logits, probabilities, Some(gates))
     }
 
-    fn run(
+    /// The forward pass; `PAIRS` is the numeric width the first layer's step is compiled
+    /// for, or 0 to choose it at run time (see [`first_layer::run`]).
+    fn run<const PAIRS: usize>(
         &self,
         input: &Int8Input<'_>,
         scratch: &mut [i32],
@@ -144,14 +166,20 @@ impl<'a> Int8Model<'a> {
         }
         let mut s = Regions::carve(scratch, &layout);
         let known = self.select_rows(input, s.rows)?;
-        match self.kernel {
-            Int8Kernel::Scalar => self.first_layer::<PortableDsp>(input, &mut s, known, false),
-            Int8Kernel::PortablePacked => {
-                self.first_layer::<PortableDsp>(input, &mut s, known, true)
-            }
+        // A step fixed at compile time serves a firmware built for one model and one core:
+        // it runs the core's best kernels, so that no other gather is linked.
+        let kernel = if PAIRS != 0 {
+            Int8Kernel::best()
+        } else {
+            self.kernel
+        };
+        let gather = match kernel {
+            Int8Kernel::Scalar => Gather::Scalar,
+            Int8Kernel::PortablePacked => Gather::Packed(gather_rows_packed::<PortableDsp>),
             #[cfg(all(target_arch = "arm", feature = "arm-dsp"))]
-            Int8Kernel::ArmDsp => self.first_layer::<ArmDsp>(input, &mut s, known, true),
-        }
+            Int8Kernel::ArmDsp => Gather::Packed(ArmDsp::gather_rows),
+        };
+        self.first_layer::<PAIRS>(input, &mut s, known, gather);
 
         let experts = shape.total_experts() as usize;
         let width = shape.expert_width() as usize;
@@ -329,71 +357,30 @@ impl<'a> Int8Model<'a> {
         Ok(known)
     }
 
-    /// The sparse first layer: every level-0 expert's first layer and every level-0 gate.
-    ///
-    /// The packed kernels leave the category sums as `i16` pairs, unpacked once into `i32`
-    /// slots; the per-output step then reads one stream of [`SparseOutput`] records.
-    ///
-    /// [`SparseOutput`]: super::SparseOutput
-    fn first_layer<D: Dsp>(
+    /// The sparse first layer (see [`first_layer`]) over the scratch regions.
+    fn first_layer<const PAIRS: usize>(
         &self,
         input: &Int8Input<'_>,
         s: &mut Regions<'_>,
         known: usize,
-        packed: bool,
+        gather: Gather,
     ) {
-        let sparse = &self.sparse;
-        let numeric_words = bytemuck::cast_slice_mut::<i32, u32>(&mut *s.numeric);
-        numeric_words.fill(0);
-        for (j, (&x, prescale)) in input
-            .numeric
-            .iter()
-            .zip(sparse.numeric_prescale)
-            .enumerate()
-        {
-            let q = prescale.apply_clamped(x, -ACTIVATION_MAX, ACTIVATION_MAX) as i16;
-            if let Some(word) = numeric_words.get_mut(j / 2) {
-                *word |= u32::from(q as u16) << (16 * (j % 2));
-            }
-        }
-        let rows = bytemuck::cast_slice::<i32, u32>(s.rows.get(..known).unwrap_or(&[]));
-        if packed {
-            let packed_words = bytemuck::cast_slice_mut::<i32, u32>(&mut *s.packed);
-            D::gather_rows(sparse.category_weights, rows, s.sparse.len(), packed_words);
-            for (sums, pair) in s.sparse.chunks_mut(4).zip(packed_words.chunks_exact(2)) {
-                if let [even, odd] = *pair {
-                    for (sum, value) in sums.iter_mut().zip(unpack_group(even, odd)) {
-                        *sum = value;
-                    }
-                }
-            }
-        } else {
-            gather_rows_scalar(sparse.category_weights, rows, s.sparse);
-        }
-        let numeric_stride = self.numeric_inputs().div_ceil(2) * 2;
         let expert_outputs = self.shape.total_experts() as usize
             * self.shape.expert_units.first().copied().unwrap_or(0) as usize;
-        let numeric_words: &[u32] = numeric_words;
-        for (o, (acc, p)) in s.sparse.iter_mut().zip(sparse.outputs).enumerate() {
-            let at = o * numeric_stride;
-            let weights = sparse
-                .numeric_weights
-                .get(at..at + numeric_stride)
-                .unwrap_or(&[]);
-            let numeric = dot_pairs_row::<D>(numeric_words, weights);
-            // The constructor's bounds keep this sum inside i32; wrapping only makes that
-            // independent of debug assertions.
-            let sum = acc
-                .wrapping_shl(u32::from(p.category_shift))
-                .wrapping_add(numeric)
-                .wrapping_add(p.bias);
-            let requant = p.requant();
-            *acc = if o < expert_outputs {
-                requant.apply_clamped(sum, 0, ACTIVATION_MAX)
-            } else {
-                clamp_logit(requant.apply_wide(sum))
-            };
-        }
+        let rows = bytemuck::cast_slice::<i32, u32>(s.rows.get(..known).unwrap_or(&[]));
+        let scratch = FirstLayerScratch {
+            numeric: bytemuck::cast_slice_mut::<i32, u32>(&mut *s.numeric),
+            packed: bytemuck::cast_slice_mut::<i32, u32>(&mut *s.packed),
+            out: &mut *s.sparse,
+        };
+        first_layer::run::<PAIRS>(
+            &self.sparse,
+            input.numeric,
+            rows,
+            expert_outputs,
+            scratch,
+            gather,
+        );
     }
 
     /// One dense layer from `input` to `out` (whose lengths give the layer's widths), with
@@ -416,7 +403,7 @@ impl<'a> Int8Model<'a> {
             *acc = if relu {
                 r.apply_clamped(sum, 0, ACTIVATION_MAX)
             } else {
-                clamp_logit(r.apply_wide(sum))
+                r.apply_clamped(sum, -LOGIT_LIMIT, LOGIT_LIMIT)
             };
         }
     }

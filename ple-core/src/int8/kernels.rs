@@ -246,6 +246,15 @@ pub fn unpack_group(even: u32, odd: u32) -> [i32; 4] {
     ]
 }
 
+/// The inverse of [`unpack_group`]: four sums (each within `i16`) as the two packed words
+/// of their group.
+#[inline(always)]
+pub fn pack_group(sums: [i32; 4]) -> (u32, u32) {
+    let lane = |v: i32| u32::from(v as u16);
+    let [s0, s1, s2, s3] = sums;
+    (lane(s0) | (lane(s2) << 16), lane(s1) | (lane(s3) << 16))
+}
+
 /// Packs `i16` values two per word, low lane first (`values.len()` odd: the last high lane
 /// is 0).
 pub fn pack_pairs(values: impl Iterator<Item = i16>, words: &mut [u32]) {

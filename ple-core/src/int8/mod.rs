@@ -45,6 +45,10 @@
 //! - Everything else an output needs (bias, category shift, requantisation) is one 12-byte
 //!   `#[repr(C)]` record per output ([`SparseOutput`]), so the per-output step reads a single
 //!   stream of parameters besides its numeric weights.
+//! - The per-output step is compiled for a fixed number of numeric pairs (one to eight), so
+//!   that the dot product is a straight run of `SMLAD`s; [`Int8Model::predict`] picks the
+//!   step at run time, [`Int8Model::predict_fixed`] at compile time (a firmware built for one
+//!   model links one step only).
 //!
 //! # Activations, requantisation, gates
 //!
@@ -57,8 +61,9 @@
 //! clamping to `0..=32767` (the ReLU) or, for gate and output layers, to a Q16 logit.
 //!
 //! A gate's softmax takes Q16 logits to Q15 weights through a fixed-point `exp` (a 65-entry
-//! table of `2^(-i/64)` with linear interpolation, see [`fixed`]) and one 64-bit division for
-//! the reciprocal of the sum. Experts mixed by a gate may have different activation scales;
+//! table of `2^(-i/64)` with linear interpolation, see [`fixed`]) and one 32-bit division per
+//! weight; the sigmoid needs one 32-bit division. No 64-bit division is left on the path
+//! (a Cortex-M has none in hardware). Experts mixed by a gate may have different activation scales;
 //! each gate weight is first multiplied by the expert's scale relative to the largest of
 //! them (the Q15 `mix_ratios`), so the mixed output's scale is that largest scale and needs no
 //! calibration of its own.
@@ -70,6 +75,7 @@
 //! Q15 values too.
 #![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::panic)]
 
+mod first_layer;
 pub mod fixed;
 mod forward;
 pub mod kernels;

@@ -1,0 +1,284 @@
+//! The sparse first layer: every level-0 expert's first layer and every level-0 gate, in one
+//! pass over the selected category rows and one pass over the outputs.
+//!
+//! The category sums stay packed as `i16` pairs (as the gather leaves them, see
+//! [`gather_rows_packed`](super::kernels::gather_rows_packed)) and are read from there by the
+//! per-output step: the step takes a group of four outputs from two packed words, starts each
+//! accumulator at `(G << category_shift) + bias`, adds the numeric dot product with `SMLAD`
+//! pairs and requantises. Nothing is written back between the gather and the final value.
+//!
+//! The step is instantiated for every numeric width from one to eight pairs of
+//! columns (Census has 11 columns, 6 pairs): with the width a constant, the numeric input
+//! words stay in registers across all outputs and the dot product is a straight run of
+//! loads and `SMLAD`s, which is most of a Cortex-M4's work per output. Wider inputs take a
+//! loop over the pairs, with the same results.
+
+use super::fixed::{Requant, ACTIVATION_MAX, LOGIT_LIMIT};
+use super::kernels::{gather_rows_scalar, unpack_group, Dsp};
+use super::{SparseLayer, SparseOutput};
+
+/// Where the first layer reads and writes, carved from the scratch by the forward pass.
+pub(super) struct FirstLayerScratch<'s> {
+    /// The numeric columns after prescaling, two `i16` per word.
+    pub numeric: &'s mut [u32],
+    /// The category sums as the packed gather leaves them, two `i16` lanes per word (see
+    /// [`unpack_group`]).
+    pub packed: &'s mut [u32],
+    /// One value per output: the category sum, then the activation (expert outputs) or Q16
+    /// logit (gate outputs).
+    pub out: &'s mut [i32],
+}
+
+/// How the category rows are summed: a plain scalar loop (sums packed afterwards), or a
+/// lane-packed gather ([`Dsp::gather_rows`](super::kernels::Dsp::gather_rows) of a DSP).
+/// The sums are the same either way.
+#[derive(Clone, Copy)]
+pub(super) enum Gather {
+    Scalar,
+    Packed(fn(&[i8], &[u32], usize, &mut [u32])),
+}
+
+/// The DSP primitives of the per-output step: the target's instructions where it has them.
+#[cfg(all(target_arch = "arm", feature = "arm-dsp"))]
+type StepDsp = super::kernels::ArmDsp;
+/// The DSP primitives of the per-output step: the target's instructions where it has them.
+#[cfg(not(all(target_arch = "arm", feature = "arm-dsp")))]
+type StepDsp = super::kernels::PortableDsp;
+
+/// Runs the first layer for an input whose numeric columns are `numeric` (already checked
+/// against the layout) and whose selected category rows start at `rows` (byte offsets into
+/// the table). Outputs below `relu_outputs` are expert activations, the rest gate logits.
+///
+/// `PAIRS` is the number of numeric pairs the caller has checked the model to have, which
+/// selects one fixed-width step at compile time, or 0 to select it at run time.
+pub(super) fn run<const PAIRS: usize>(
+    sparse: &SparseLayer<'_>,
+    numeric: &[i32],
+    rows: &[u32],
+    relu_outputs: usize,
+    s: FirstLayerScratch<'_>,
+    gather: Gather,
+) {
+    prescale_numeric(sparse.numeric_prescale, numeric, s.numeric);
+    match gather {
+        Gather::Packed(gather) => {
+            gather(sparse.category_weights, rows, s.out.len(), s.packed);
+            unpack_sums(s.packed, s.out);
+        }
+        Gather::Scalar => gather_rows_scalar(sparse.category_weights, rows, s.out),
+    }
+    let step = Step {
+        weights: sparse.numeric_weights,
+        records: sparse.outputs,
+        relu_outputs,
+    };
+    let x: &[u32] = s.numeric;
+    if PAIRS != 0 {
+        step.fixed::<StepDsp, PAIRS>(x, s.out);
+        return;
+    }
+    macro_rules! fixed {
+        ($($pairs:literal)*) => {
+            match x.len() {
+                $($pairs => step.fixed::<StepDsp, $pairs>(x, s.out),)*
+                _ => step.looping::<StepDsp>(x, s.out),
+            }
+        };
+    }
+    fixed!(1 2 3 4 5 6 7 8);
+}
+
+/// The packed category sums into one `i32` per output: whole groups of four, then the rest.
+fn unpack_sums(packed: &[u32], out: &mut [i32]) {
+    let mut groups = out.chunks_exact_mut(4);
+    let mut pairs = packed.chunks_exact(2);
+    for (sums, pair) in (&mut groups).zip(&mut pairs) {
+        if let ([a, b, c, d], &[even, odd]) = (sums, pair) {
+            [*a, *b, *c, *d] = unpack_group(even, odd);
+        }
+    }
+    if let Some(&[even, odd]) = pairs.next() {
+        for (sum, value) in groups
+            .into_remainder()
+            .iter_mut()
+            .zip(unpack_group(even, odd))
+        {
+            *sum = value;
+        }
+    }
+}
+
+/// Rescales every numeric input to its `i16` column value and packs them two per word
+/// (an odd last column pairs with 0).
+fn prescale_numeric(prescale: &[Requant], numeric: &[i32], words: &mut [u32]) {
+    words.fill(0);
+    for (j, (&x, r)) in numeric.iter().zip(prescale).enumerate() {
+        let q = r.apply_clamped(x, -ACTIVATION_MAX, ACTIVATION_MAX) as i16;
+        if let Some(word) = words.get_mut(j / 2) {
+            *word |= u32::from(q as u16) << (16 * (j % 2));
+        }
+    }
+}
+
+/// The per-output step's inputs besides the numeric words and the outputs.
+struct Step<'a> {
+    weights: &'a [i16],
+    records: &'a [SparseOutput],
+    relu_outputs: usize,
+}
+
+/// Two numeric weights as the word `SMLAD` multiplies (low lane first).
+#[inline(always)]
+fn pair_word([lo, hi]: [i16; 2]) -> u32 {
+    u32::from(lo as u16) | (u32::from(hi as u16) << 16)
+}
+
+/// The accumulator of one output before its numeric part: the category sum in accumulator
+/// units plus the bias (wrapping, as the model view's bounds keep it inside `i32`).
+#[inline(always)]
+fn start(record: &SparseOutput, category_sum: i32) -> i32 {
+    category_sum
+        .wrapping_shl(u32::from(record.category_shift))
+        .wrapping_add(record.bias)
+}
+
+/// The bounds an output is clamped to: an activation after ReLU, or a Q16 logit.
+const RELU: (i32, i32) = (0, ACTIVATION_MAX);
+const LOGIT: (i32, i32) = (-LOGIT_LIMIT, LOGIT_LIMIT);
+
+impl Step<'_> {
+    /// The expert outputs (ReLU) and the gate outputs (logits) of `out`, each with its records
+    /// and weights, `stride` weight pairs per output.
+    #[allow(clippy::type_complexity)]
+    fn halves<'o>(
+        &self,
+        out: &'o mut [i32],
+        pairs: &'o [[i16; 2]],
+        stride: usize,
+    ) -> [(
+        &'o mut [i32],
+        &'o [SparseOutput],
+        &'o [[i16; 2]],
+        (i32, i32),
+    ); 2]
+    where
+        Self: 'o,
+    {
+        let split = self.relu_outputs.min(out.len());
+        let (relu, logit) = out.split_at_mut(split);
+        let (relu_records, logit_records) = self.records.split_at(split.min(self.records.len()));
+        let at = split.saturating_mul(stride).min(pairs.len());
+        let (relu_pairs, logit_pairs) = pairs.split_at(at);
+        [
+            (relu, relu_records, relu_pairs, RELU),
+            (logit, logit_records, logit_pairs, LOGIT),
+        ]
+    }
+
+    /// The step for exactly `P` numeric pairs (`x.len() == P`): `out` holds the category
+    /// sums on entry and the outputs on return.
+    #[inline(never)]
+    fn fixed<D: Dsp, const P: usize>(&self, x: &[u32], out: &mut [i32]) {
+        let Ok(&x) = <&[u32; P]>::try_from(x) else {
+            return;
+        };
+        let Ok(pairs) = bytemuck::try_cast_slice::<i16, [i16; 2]>(self.weights) else {
+            return;
+        };
+        for (out, records, pairs, (lo, hi)) in self.halves(out, pairs, P) {
+            for ((y, record), w) in out.iter_mut().zip(records).zip(pairs.chunks_exact(P)) {
+                let Ok(w) = <&[[i16; 2]; P]>::try_from(w) else {
+                    return;
+                };
+                let mut acc = start(record, *y);
+                for (&xk, &wk) in x.iter().zip(w) {
+                    acc = D::smlad(xk, pair_word(wk), acc);
+                }
+                *y = record.requant().apply_clamped(acc, lo, hi);
+            }
+        }
+    }
+
+    /// The step for any number of numeric pairs.
+    #[inline(never)]
+    fn looping<D: Dsp>(&self, x: &[u32], out: &mut [i32]) {
+        let Ok(pairs) = bytemuck::try_cast_slice::<i16, [i16; 2]>(self.weights) else {
+            return;
+        };
+        let stride = x.len();
+        for (out, records, pairs, (lo, hi)) in self.halves(out, pairs, stride) {
+            for (o, (y, record)) in out.iter_mut().zip(records).enumerate() {
+                let w = pairs.get(o * stride..(o + 1) * stride).unwrap_or(&[]);
+                let mut acc = start(record, *y);
+                for (&xk, &wk) in x.iter().zip(w) {
+                    acc = D::smlad(xk, pair_word(wk), acc);
+                }
+                *y = record.requant().apply_clamped(acc, lo, hi);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+
+    use std::vec::Vec;
+
+    use super::super::kernels::PortableDsp;
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Random records within the model view's bounds, packed category sums and numeric
+    /// weights for `outputs` outputs of `pairs` numeric pairs.
+    fn case() -> impl Strategy<Value = (usize, Vec<u32>, Vec<i32>, Vec<i16>, Vec<SparseOutput>)> {
+        (0usize..=8, 1usize..40).prop_flat_map(|(pairs, outputs)| {
+            let record = (
+                -(1i32 << 29)..=(1 << 29),
+                (1i32 << 30)..=i32::MAX,
+                1u8..=63,
+                0u8..=16,
+            )
+                .prop_map(|(bias, multiplier, right_shift, category_shift)| {
+                    SparseOutput {
+                        bias,
+                        multiplier,
+                        right_shift,
+                        category_shift,
+                    }
+                });
+            (
+                Just(outputs),
+                proptest::collection::vec(any::<u32>(), pairs),
+                proptest::collection::vec(-(128i32 << 8)..(128 << 8), outputs),
+                proptest::collection::vec(-2048i16..=2048, outputs * pairs * 2),
+                proptest::collection::vec(record, outputs),
+            )
+        })
+    }
+
+    proptest! {
+        /// The steps fixed to a numeric width give the looping step's bits.
+        #[test]
+        fn fixed_width_steps_equal_the_looping_step(
+            (outputs, x, sums, weights, records) in case(),
+            relu_outputs in 0usize..40,
+        ) {
+            let step = Step { weights: &weights, records: &records, relu_outputs };
+            let mut looped = sums.clone();
+            step.looping::<PortableDsp>(&x, &mut looped);
+            let mut fixed = sums;
+            prop_assert_eq!(fixed.len(), outputs);
+            macro_rules! fixed {
+                ($($pairs:literal)*) => {
+                    match x.len() {
+                        $($pairs => step.fixed::<PortableDsp, $pairs>(&x, &mut fixed),)*
+                        _ => step.looping::<PortableDsp>(&x, &mut fixed),
+                    }
+                };
+            }
+            fixed!(1 2 3 4 5 6 7 8);
+            prop_assert_eq!(fixed, looped);
+        }
+    }
+}
