@@ -131,6 +131,18 @@ fn generated_tables_describe_the_model() {
 }
 
 #[test]
+fn generated_weights_start_at_a_16_byte_boundary() {
+    // The Arm FPU kernels read f16 weights a word at a time only from word-aligned matrices;
+    // a plain `static [f16; N]` is wherever the linker puts it.
+    assert_eq!(tiny_f32::WEIGHTS.as_ptr() as usize % 16, 0);
+    assert_eq!(tiny_f16::WEIGHTS.as_ptr() as usize % 16, 0);
+    assert_eq!(
+        tiny_f16::MODEL.weights().as_ptr(),
+        tiny_f16::WEIGHTS.as_ptr()
+    );
+}
+
+#[test]
 fn generated_standardisation_tables_are_the_model_file_s() {
     let norm = tiny_model().normalisation.unwrap();
     for (mean, std) in [

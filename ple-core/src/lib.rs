@@ -125,4 +125,4 @@ pub use input::{Input, InputLayout, UNKNOWN_CATEGORY};
 pub use model::{check_model, ModelF16, ModelF32, PleModel};
 pub use packed::{gates_len, pack_f16, pack_f32, packed_len, scratch_len};
 pub use shape::{PleShape, ShapeError, PADDLEREC_DEFAULT};
-pub use weight::Weight;
+pub use weight::{Aligned, Weight};

@@ -93,16 +93,19 @@ impl ToTokens for WeightsStatic<'_> {
             BakedWeights::F32(values) => {
                 let items = values.iter().map(|v| hex(v.to_bits().into(), 8));
                 quote! {
-                    /// The packed weights (`ple_core::packed`), as exact `f32` bit patterns.
-                    pub static WEIGHTS: [f32; #len] = [#(f32::from_bits(#items)),*];
+                    /// The packed weights (`ple_core::packed`), as exact `f32` bit patterns, at a
+                    /// 16-byte boundary for the SIMD kernels (`ple_core::Aligned`).
+                    pub static WEIGHTS: ::ple_core::Aligned<[f32; #len]> = ::ple_core::Aligned([#(f32::from_bits(#items)),*]);
                 }
             }
             BakedWeights::Int8(_) => TokenStream::new(),
             BakedWeights::F16(values) => {
                 let items = values.iter().map(|v| hex(v.to_bits().into(), 4));
                 quote! {
-                    /// The packed weights (`ple_core::packed`), as exact `f16` bit patterns.
-                    pub static WEIGHTS: [::ple_core::half::f16; #len] = [#(::ple_core::half::f16::from_bits(#items)),*];
+                    /// The packed weights (`ple_core::packed`), as exact `f16` bit patterns, at a
+                    /// 16-byte boundary: the Arm FPU kernels read two `f16` weights per word
+                    /// only from word-aligned matrices (`ple_core::Aligned`).
+                    pub static WEIGHTS: ::ple_core::Aligned<[::ple_core::half::f16; #len]> = ::ple_core::Aligned([#(::ple_core::half::f16::from_bits(#items)),*]);
                 }
             }
         });
@@ -155,7 +158,7 @@ impl ToTokens for ModelStatic<'_> {
                 /// constant context: a mismatch between the arrays above fails the build, not
                 /// the device.
                 pub static MODEL: ::ple_core::#ty<'static> =
-                    match ::ple_core::PleModel::new(SHAPE, LAYOUT, &WEIGHTS) {
+                    match ::ple_core::PleModel::new(SHAPE, LAYOUT, &WEIGHTS.0) {
                         Ok(model) => match ::ple_core::normalise::Standardisation::new(&NUMERIC_MEAN, &NUMERIC_STD) {
                             Ok(standardisation) => match model.with_standardisation(standardisation) {
                                 Ok(model) => model,
@@ -172,7 +175,7 @@ impl ToTokens for ModelStatic<'_> {
                 /// is folded into its weights). Built in a constant context: a mismatch
                 /// between the arrays above fails the build, not the device.
                 pub static MODEL: ::ple_core::#ty<'static> =
-                    match ::ple_core::PleModel::new(SHAPE, LAYOUT, &WEIGHTS) {
+                    match ::ple_core::PleModel::new(SHAPE, LAYOUT, &WEIGHTS.0) {
                         Ok(model) => model,
                         Err(_) => panic!("generated model arrays do not fit together"),
                     };
@@ -424,19 +427,22 @@ mod tests {
         same(
             WeightsStatic(&f32s),
             quote! {
-                /// The packed weights (`ple_core::packed`), as exact `f32` bit patterns.
-                pub static WEIGHTS: [f32; 3] = [
+                /// The packed weights (`ple_core::packed`), as exact `f32` bit patterns, at a
+                /// 16-byte boundary for the SIMD kernels (`ple_core::Aligned`).
+                pub static WEIGHTS: ::ple_core::Aligned<[f32; 3]> = ::ple_core::Aligned([
                     f32::from_bits(0x3f800000), f32::from_bits(0x80000000), f32::from_bits(0x00400000)
-                ];
+                ]);
             },
         );
         let f16s = BakedWeights::F16(vec![half::f16::ONE, half::f16::from_bits(0x0001)]);
         same(
             WeightsStatic(&f16s),
             quote! {
-                /// The packed weights (`ple_core::packed`), as exact `f16` bit patterns.
-                pub static WEIGHTS: [::ple_core::half::f16; 2] =
-                    [::ple_core::half::f16::from_bits(0x3c00), ::ple_core::half::f16::from_bits(0x0001)];
+                /// The packed weights (`ple_core::packed`), as exact `f16` bit patterns, at a
+                /// 16-byte boundary: the Arm FPU kernels read two `f16` weights per word
+                /// only from word-aligned matrices (`ple_core::Aligned`).
+                pub static WEIGHTS: ::ple_core::Aligned<[::ple_core::half::f16; 2]> = ::ple_core::Aligned(
+                    [::ple_core::half::f16::from_bits(0x3c00), ::ple_core::half::f16::from_bits(0x0001)]);
             },
         );
     }

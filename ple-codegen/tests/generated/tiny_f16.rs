@@ -23,8 +23,10 @@ pub const LAYOUT: ::ple_core::InputLayout<'static> = ::ple_core::InputLayout {
     numeric: 2,
     vocab_sizes: &VOCAB_SIZES,
 };
-/// The packed weights (`ple_core::packed`), as exact `f16` bit patterns.
-pub static WEIGHTS: [::ple_core::half::f16; 908] = [
+/// The packed weights (`ple_core::packed`), as exact `f16` bit patterns, at a
+/// 16-byte boundary: the Arm FPU kernels read two `f16` weights per word
+/// only from word-aligned matrices (`ple_core::Aligned`).
+pub static WEIGHTS: ::ple_core::Aligned<[::ple_core::half::f16; 908]> = ::ple_core::Aligned([
     ::ple_core::half::f16::from_bits(0xb940),
     ::ple_core::half::f16::from_bits(0x35e6),
     ::ple_core::half::f16::from_bits(0x2ccd),
@@ -933,7 +935,7 @@ pub static WEIGHTS: [::ple_core::half::f16; 908] = [
     ::ple_core::half::f16::from_bits(0xb100),
     ::ple_core::half::f16::from_bits(0x385a),
     ::ple_core::half::f16::from_bits(0xaccd),
-];
+]);
 /// Mean of each numeric column on the training split, as exact `f32` bit patterns.
 pub static NUMERIC_MEAN: [f32; NUMERIC_LEN] = [
     f32::from_bits(0x420a0000),
@@ -958,7 +960,7 @@ pub const SCRATCH_LEN: usize = ::ple_core::scratch_len(&SHAPE);
 pub static MODEL: ::ple_core::ModelF16<'static> = match ::ple_core::PleModel::new(
     SHAPE,
     LAYOUT,
-    &WEIGHTS,
+    &WEIGHTS.0,
 ) {
     Ok(model) => {
         match ::ple_core::normalise::Standardisation::new(&NUMERIC_MEAN, &NUMERIC_STD) {

@@ -23,8 +23,9 @@ pub const LAYOUT: ::ple_core::InputLayout<'static> = ::ple_core::InputLayout {
     numeric: 2,
     vocab_sizes: &VOCAB_SIZES,
 };
-/// The packed weights (`ple_core::packed`), as exact `f32` bit patterns.
-pub static WEIGHTS: [f32; 908] = [
+/// The packed weights (`ple_core::packed`), as exact `f32` bit patterns, at a
+/// 16-byte boundary for the SIMD kernels (`ple_core::Aligned`).
+pub static WEIGHTS: ::ple_core::Aligned<[f32; 908]> = ::ple_core::Aligned([
     f32::from_bits(0xbf280000),
     f32::from_bits(0x3ebccccd),
     f32::from_bits(0x3d99999a),
@@ -933,7 +934,7 @@ pub static WEIGHTS: [f32; 908] = [
     f32::from_bits(0xbe200000),
     f32::from_bits(0x3f0b3333),
     f32::from_bits(0xbd99999a),
-];
+]);
 /// Mean of each numeric column on the training split, as exact `f32` bit patterns.
 pub static NUMERIC_MEAN: [f32; NUMERIC_LEN] = [
     f32::from_bits(0x420a0000),
@@ -958,7 +959,7 @@ pub const SCRATCH_LEN: usize = ::ple_core::scratch_len(&SHAPE);
 pub static MODEL: ::ple_core::ModelF32<'static> = match ::ple_core::PleModel::new(
     SHAPE,
     LAYOUT,
-    &WEIGHTS,
+    &WEIGHTS.0,
 ) {
     Ok(model) => {
         match ::ple_core::normalise::Standardisation::new(&NUMERIC_MEAN, &NUMERIC_STD) {
