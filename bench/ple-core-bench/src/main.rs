@@ -3,10 +3,13 @@
 //! `[rows, tasks]`, from the f32 model on sparse input) and a JSON list with one entry per
 //! variant (f32 / f16 weights, dense / sparse input).
 //!
-//! The model file is read with ple-codegen's loader and its normalisation folded into the
-//! first layer, exactly as a deployed model is made, so inputs are raw encoded features.
-//! Batch 1 is one `predict` call per row, each timed alone; "batched" is the whole split
-//! row after row (ple-core has no batch API: rows are independent and a loop is the batch).
+//! The model file is read with ple-codegen's loader and made as `ple-codegen` bakes it: the
+//! f32 and f16 models keep the trained weights and standardise the raw numeric values on the
+//! device (`PleModel::with_standardisation`); int8 folds the standardisation into its first
+//! layer. Inputs are raw encoded features.
+//! Batch 1 is one `predict` call per row, each timed alone; "batched" is the whole split,
+//! row after row through `predict` for the plain variants and 1,024 rows per
+//! `predict_batch` call for the `batch` variants.
 
 use std::fs;
 use std::path::PathBuf;
@@ -17,6 +20,7 @@ use ple_codegen::quantise::{quantise, QuantiseOptions, SparseRows};
 use ple_codegen::ModelFile;
 use ple_core::int8::{Int8Input, Q15_ONE};
 use ple_core::kernels::{Detected, Kernels};
+use ple_core::normalise::Standardisation;
 use ple_core::{
     batch_scratch_len, pack_f16, pack_f32, packed_len, BatchInput, Input, InputLayout, PleModel,
     Weight, UNKNOWN_CATEGORY,
@@ -366,7 +370,9 @@ fn batch_rows<'d, W: Weight>(
 
 fn run() -> Result<(), String> {
     let args = parse_args()?;
-    let mut file = ModelFile::load(&args.model).map_err(|e| e.to_string())?;
+    // f32/f16: the trained weights and the standardisation tables; int8: folded.
+    let unfolded = ModelFile::load(&args.model).map_err(|e| e.to_string())?;
+    let mut file = unfolded.clone();
     file.fold_normalisation().map_err(|e| e.to_string())?;
     let shape = file.config.shape();
     let vocab_sizes: Vec<u16> = match (&args.vocab_sizes, &file.feature_spec) {
@@ -387,11 +393,16 @@ fn run() -> Result<(), String> {
         vocab_sizes: &vocab_sizes,
     };
     let mut packed32 = vec![0.0f32; packed_len(&shape)];
-    pack_f32(&shape, &file.parameters, &mut packed32).map_err(|e| format!("{e:?}"))?;
+    pack_f32(&shape, &unfolded.parameters, &mut packed32).map_err(|e| format!("{e:?}"))?;
     let mut packed16 = vec![f16::ZERO; packed_len(&shape)];
-    pack_f16(&shape, &file.parameters, &mut packed16).map_err(|e| format!("{e:?}"))?;
-    let m32 = PleModel::new(shape, layout, &packed32).map_err(|e| format!("{e:?}"))?;
-    let m16 = PleModel::new(shape, layout, &packed16).map_err(|e| format!("{e:?}"))?;
+    pack_f16(&shape, &unfolded.parameters, &mut packed16).map_err(|e| format!("{e:?}"))?;
+    let mut m32 = PleModel::new(shape, layout, &packed32).map_err(|e| format!("{e:?}"))?;
+    let mut m16 = PleModel::new(shape, layout, &packed16).map_err(|e| format!("{e:?}"))?;
+    if let Some(norm) = &unfolded.normalisation {
+        let st = Standardisation::new(&norm.mean, &norm.std).map_err(|e| format!("{e:?}"))?;
+        m32 = m32.with_standardisation(st).map_err(|e| format!("{e:?}"))?;
+        m16 = m16.with_standardisation(st).map_err(|e| format!("{e:?}"))?;
+    }
     let max_rows = if args.profile.is_some() {
         args.profile_rows
     } else {
