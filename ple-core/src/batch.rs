@@ -271,6 +271,7 @@ fn flat_tile<W: Weight, K: Kernels<W>>(
     let weights = cursor.rest;
     let (w, bias) = cursor.layer(s.input_dim as usize, group_width)?;
     let starts = BlockStarts::new(model);
+    let standardisation = model.standardisation().filter(|st| !st.is_empty());
     for (r, group) in groups.chunks_exact_mut(group_width.max(1)).enumerate() {
         match (row(model, input, first + r), &starts) {
             (
@@ -279,10 +280,20 @@ fn flat_tile<W: Weight, K: Kernels<W>>(
                     categories,
                 },
                 Some(starts),
-            ) => {
+            ) if standardisation.is_none() || numeric.len() <= tower_in.len() => {
                 let mut rows = [0u32; MAX_FIELDS];
                 let known = starts.rows(categories, &mut rows);
-                kernels.sparse_layer(numeric, w, bias, known, group);
+                // What `forward::level0_group` computes for such a row: the standardised
+                // values (in the free tower inputs) through one call of the fused kernel.
+                let values = match standardisation {
+                    Some(st) => {
+                        let values = tower_in.get_mut(..numeric.len()).unwrap_or(&mut []);
+                        st.apply_columns(0, numeric, values);
+                        &*values
+                    }
+                    None => numeric,
+                };
+                kernels.sparse_layer(values, w, bias, known, group);
             }
             (row_input, _) => {
                 let mut row_cursor = Cursor { rest: weights };
@@ -349,9 +360,9 @@ fn flat_tile<W: Weight, K: Kernels<W>>(
 const MAX_FIELDS: usize = 64;
 
 /// The first dense row of every categorical field's one-hot block, computed once per tile,
-/// for models whose sparse rows go straight to [`Kernels::sparse_layer`]: no standardisation
-/// (the numeric values enter as given) and at most [`MAX_FIELDS`] fields (one call of the
-/// fused kernel, as `forward::level0_group` makes for them).
+/// for models whose sparse rows go straight to [`Kernels::sparse_layer`]: at most
+/// [`MAX_FIELDS`] fields (one call of the fused kernel, as `forward::level0_group` makes for
+/// them).
 struct BlockStarts {
     starts: [u32; MAX_FIELDS],
     fields: usize,
@@ -360,7 +371,7 @@ struct BlockStarts {
 impl BlockStarts {
     fn new<W: Weight>(model: &PleModel<'_, W>) -> Option<Self> {
         let layout = model.layout();
-        if model.standardisation().is_some() || layout.fields() > MAX_FIELDS {
+        if layout.fields() > MAX_FIELDS {
             return None;
         }
         let mut starts = [0u32; MAX_FIELDS];
