@@ -46,6 +46,9 @@ macro_rules! fpu_asm {
     };
 }
 
+#[macro_use]
+mod tile;
+
 mod f16_tiles;
 mod f32_tiles;
 
