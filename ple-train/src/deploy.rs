@@ -29,8 +29,9 @@ use ple_codegen::codegen::{bake, bake_int8, sha256_hex, Baked, BakedWeights, Pre
 use ple_codegen::model_file::ModelFile;
 use ple_codegen::quantise::{categories_from_columns, QuantiseOptions, SparseRows};
 use ple_core::int8::Int8Input;
+use ple_core::kernels::{Detected, Kernels};
 use ple_core::normalise::Standardisation;
-use ple_core::{Input, InputLayout, PleModel, Weight};
+use ple_core::{Input, InputLayout, PleError, PleModel, Weight};
 use serde::{Deserialize, Serialize};
 
 use crate::dataset::Dataset;
@@ -159,44 +160,23 @@ pub fn predict(baked: &Baked, data: &Dataset) -> Result<Vec<Vec<f32>>, String> {
     let categories = categories(&layout, data, rows);
     let categories_of = |row: usize| &categories[row * data.fields..(row + 1) * data.fields];
     let mut p: Vec<Vec<f32>> = (0..tasks).map(|_| Vec::with_capacity(rows)).collect();
-    let mut out = vec![0.0; tasks];
-    let engine = |e: ple_core::PleError| format!("ple-core refused the model or a row: {e}");
+    let engine = |e: PleError| format!("ple-core refused the model or a row: {e}");
     let standardisation = match &baked.normalisation {
         Some(n) => Some(Standardisation::new(&n.mean, &n.std).map_err(engine)?),
         None => None,
     };
+    let input_of = |row: usize| Input::Sparse {
+        numeric: data.numeric_row(row),
+        categories: categories_of(row),
+    };
     match &baked.weights {
         BakedWeights::F32(weights) => {
-            let model: PleModel<f32> = PleModel::new(shape, layout, weights)
-                .and_then(|m| standardised(m, standardisation))
-                .map_err(engine)?;
-            let mut scratch = vec![0.0; model.scratch_len()];
-            for row in 0..rows {
-                let input = Input::Sparse {
-                    numeric: data.numeric_row(row),
-                    categories: categories_of(row),
-                };
-                model
-                    .predict(input, &mut scratch, &mut out)
-                    .map_err(engine)?;
-                push_row(&mut p, &out);
-            }
+            let model = PleModel::new(shape, layout, weights);
+            predict_float(model, standardisation, rows, input_of, &mut p).map_err(engine)?;
         }
         BakedWeights::F16(weights) => {
-            let model: PleModel<ple_core::half::f16> = PleModel::new(shape, layout, weights)
-                .and_then(|m| standardised(m, standardisation))
-                .map_err(engine)?;
-            let mut scratch = vec![0.0; model.scratch_len()];
-            for row in 0..rows {
-                let input = Input::Sparse {
-                    numeric: data.numeric_row(row),
-                    categories: categories_of(row),
-                };
-                model
-                    .predict(input, &mut scratch, &mut out)
-                    .map_err(engine)?;
-                push_row(&mut p, &out);
-            }
+            let model = PleModel::new(shape, layout, weights);
+            predict_float(model, standardisation, rows, input_of, &mut p).map_err(engine)?;
         }
         BakedWeights::Int8(params) => {
             let int8 = |e: ple_core::int8::Int8Error| format!("int8 engine: {e}");
@@ -204,6 +184,7 @@ pub fn predict(baked: &Baked, data: &Dataset) -> Result<Vec<Vec<f32>>, String> {
             let mut scratch = vec![0; model.scratch_words()];
             let mut fixed = vec![0; data.numeric_width];
             let (mut logits, mut q15) = (vec![0; tasks], vec![0; tasks]);
+            let mut out = vec![0.0; tasks];
             for row in 0..rows {
                 params
                     .encode_numeric(data.numeric_row(row), &mut fixed)
@@ -225,11 +206,33 @@ pub fn predict(baked: &Baked, data: &Dataset) -> Result<Vec<Vec<f32>>, String> {
     Ok(p)
 }
 
+/// The probabilities of an f32 or f16 model (as [`PleModel::new`] returned it) on `rows`
+/// rows, appended to `p` (`[task][row]`).
+fn predict_float<'a, W: Weight>(
+    model: Result<PleModel<'a, W>, PleError>,
+    standardisation: Option<Standardisation<'a>>,
+    rows: usize,
+    input_of: impl Fn(usize) -> Input<'a>,
+    p: &mut [Vec<f32>],
+) -> Result<(), PleError>
+where
+    Detected: Kernels<W>,
+{
+    let model = model.and_then(|m| standardised(m, standardisation))?;
+    let mut scratch = vec![0.0; model.scratch_len()];
+    let mut out = vec![0.0; p.len()];
+    for row in 0..rows {
+        model.predict(input_of(row), &mut scratch, &mut out)?;
+        push_row(p, &out);
+    }
+    Ok(())
+}
+
 /// `model`, standardising its numeric inputs when the baked model keeps the tables.
 fn standardised<'a, W: Weight>(
     model: PleModel<'a, W>,
     standardisation: Option<Standardisation<'a>>,
-) -> Result<PleModel<'a, W>, ple_core::PleError> {
+) -> Result<PleModel<'a, W>, PleError> {
     match standardisation {
         Some(s) => model.with_standardisation(s),
         None => Ok(model),

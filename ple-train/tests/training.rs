@@ -222,6 +222,17 @@ fn run_in(
     resume: bool,
     stop_after: Option<u32>,
 ) -> Outcome {
+    run_with(&config(epochs), dir, data, resume, stop_after).unwrap()
+}
+
+/// A run of `config` on `data` (train, validation and test alike) writing into `dir`.
+fn run_with(
+    config: &TrainConfig,
+    dir: &std::path::Path,
+    data: &Dataset,
+    resume: bool,
+    stop_after: Option<u32>,
+) -> Result<Outcome, String> {
     let run_data = RunData {
         train: data,
         validation: data,
@@ -236,7 +247,7 @@ fn run_in(
         stop_after,
         deployment_report: false,
     };
-    run(&config(epochs), &run_data, &options, &mut Silent).unwrap()
+    run(config, &run_data, &options, &mut Silent)
 }
 
 #[test]
@@ -286,21 +297,7 @@ fn resumed_run_equals_an_uninterrupted_one_and_corruption_is_refused() {
     let middle = bytes.len() / 2;
     bytes[middle] ^= 1;
     std::fs::write(&path, bytes).unwrap();
-    let run_data = RunData {
-        train: &data,
-        validation: &data,
-        test: &data,
-        spec: None,
-        unknown_categories: BTreeMap::new(),
-    };
-    let options = RunOptions {
-        out_dir: parts.path().to_owned(),
-        resume: true,
-        interrupt: None,
-        stop_after: None,
-        deployment_report: false,
-    };
-    let err = run(&config(4), &run_data, &options, &mut Silent)
+    let err = run_with(&config(4), parts.path(), &data, true, None)
         .err()
         .unwrap();
     assert!(err.contains("corrupt"), "{err}");
@@ -311,24 +308,12 @@ fn resume_with_a_different_configuration_is_refused() {
     let data = synthetic(200, 7);
     let dir = tempfile::tempdir().unwrap();
     run_in(dir.path(), &data, 2, false, Some(1));
-    let run_data = RunData {
-        train: &data,
-        validation: &data,
-        test: &data,
-        spec: None,
-        unknown_categories: BTreeMap::new(),
-    };
-    let options = RunOptions {
-        out_dir: dir.path().to_owned(),
-        resume: true,
-        interrupt: None,
-        stop_after: None,
-        deployment_report: false,
-    };
     let other = TrainConfig {
         learning_rate: 0.5,
         ..config(2)
     };
-    let err = run(&other, &run_data, &options, &mut Silent).err().unwrap();
+    let err = run_with(&other, dir.path(), &data, true, None)
+        .err()
+        .unwrap();
     assert!(err.contains("different configuration"), "{err}");
 }
