@@ -22,7 +22,7 @@
 use core::fmt;
 
 use crate::error::PleError;
-use crate::forward::{check_input, copy, level0_group, levels, relu, sigmoid, Cursor};
+use crate::forward::{all_finite, check_input, copy, level0_group, levels, relu, sigmoid, Cursor};
 use crate::input::{Input, UNKNOWN_CATEGORY};
 use crate::kernels::{Detected, Kernels, RowTile};
 use crate::model::PleModel;
@@ -132,11 +132,7 @@ fn row_count<W: Weight>(
 /// `c + 1 <= vocabulary` with the unknown category wrapping to 0). Only when it fails does
 /// the batch go row by row to find the first bad row and its error.
 fn all_valid<W: Weight>(model: &PleModel<'_, W>, input: &BatchInput<'_>) -> bool {
-    let finite = |values: &[f32]| {
-        values.iter().fold(0u32, |bad, v| {
-            bad | u32::from(v.to_bits() & 0x7f80_0000 == 0x7f80_0000)
-        }) == 0
-    };
+    let finite = all_finite;
     match *input {
         BatchInput::Dense(x) => finite(x),
         BatchInput::Sparse {
@@ -326,7 +322,10 @@ fn flat_tile<W: Weight, K: Kernels<W>>(
             let own_experts = own_experts
                 .get(t * ept * width..(t + 1) * ept * width)
                 .unwrap_or(&[]);
-            mix_fresh(out, own, own_experts, shared, shared_experts);
+            // From zero, own experts then shared ones, as `forward::levels` mixes.
+            out.fill(0.0);
+            kernels.mix(own, own_experts, out);
+            kernels.mix(shared, shared_experts, out);
         }
     }
 
@@ -452,38 +451,6 @@ fn sigmoid_each<W: Weight, K: Kernels<W>>(kernels: &K, logits: &mut [f32]) {
             } else {
                 e / (1.0 + e)
             };
-        }
-    }
-}
-
-/// `out = Σ_g weights[g] · expert_g` over the own experts then the shared ones, starting
-/// from zero, as `forward::mix` adds them; in runs of eight columns of known length, which
-/// the compiler turns into vector operations.
-fn mix_fresh(
-    out: &mut [f32],
-    own: &[f32],
-    own_experts: &[f32],
-    shared: &[f32],
-    shared_experts: &[f32],
-) {
-    let width = out.len();
-    if width == 0 {
-        return;
-    }
-    out.fill(0.0);
-    for (weights, experts) in [(own, own_experts), (shared, shared_experts)] {
-        for (&weight, expert) in weights.iter().zip(experts.chunks_exact(width)) {
-            let mut out_runs = out.chunks_exact_mut(8);
-            let mut expert_runs = expert.chunks_exact(8);
-            for (o, e) in (&mut out_runs).zip(&mut expert_runs) {
-                for (o, &e) in o.iter_mut().zip(e) {
-                    *o += weight * e;
-                }
-            }
-            let rest = out_runs.into_remainder().iter_mut();
-            for (o, &e) in rest.zip(expert_runs.remainder()) {
-                *o += weight * e;
-            }
         }
     }
 }

@@ -13,7 +13,7 @@
 )]
 
 use crate::error::PleError;
-use crate::input::{Input, UNKNOWN_CATEGORY};
+use crate::input::{Input, InputLayout, UNKNOWN_CATEGORY};
 use crate::kernels::Kernels;
 use crate::model::PleModel;
 use crate::normalise::Standardisation;
@@ -82,16 +82,6 @@ pub(crate) fn relu(values: &mut [f32]) {
 fn relu_copy(from: &[f32], to: &mut [f32]) {
     for (t, &f) in to.iter_mut().zip(from) {
         *t = if f > 0.0 { f } else { 0.0 };
-    }
-}
-
-/// `out += Σ_g weights[g] · experts[g]`, each expert `out.len()` wide, in gate order.
-fn mix(out: &mut [f32], weights: &[f32], experts: &[f32]) {
-    let width = out.len().max(1);
-    for (&weight, expert) in weights.iter().zip(experts.chunks_exact(width)) {
-        for (o, &e) in out.iter_mut().zip(expert) {
-            *o += weight * e;
-        }
     }
 }
 
@@ -190,11 +180,16 @@ pub(crate) fn check_input<W: Weight>(
     model: &PleModel<'_, W>,
     input: &Input<'_>,
 ) -> Result<(), PleError> {
-    let finite = |values: &[f32]| match values.iter().position(|v| !v.is_finite()) {
-        Some(index) => Err(PleError::NonFiniteInput {
-            index: index as u32,
-        }),
-        None => Ok(()),
+    let finite = |values: &[f32]| {
+        if all_finite(values) {
+            return Ok(());
+        }
+        match values.iter().position(|v| !v.is_finite()) {
+            Some(index) => Err(PleError::NonFiniteInput {
+                index: index as u32,
+            }),
+            None => Ok(()),
+        }
     };
     match *input {
         Input::Dense(x) => {
@@ -224,6 +219,24 @@ pub(crate) fn check_input<W: Weight>(
     }
 }
 
+/// Whether no value is infinite or NaN (the all-ones exponent), in one pass without
+/// branches, eight independent lanes that the compiler turns into vector operations: a
+/// dense row is 499 values.
+pub(crate) fn all_finite(values: &[f32]) -> bool {
+    // The exponent plus one carries into the top bit exactly when it is all ones.
+    const EXPONENT: u32 = 0x7f80_0000;
+    let carry = |v: &f32| (v.to_bits() & EXPONENT).wrapping_add(0x0080_0000);
+    let mut lanes = [0u32; 8];
+    let mut chunks = values.chunks_exact(8);
+    for chunk in &mut chunks {
+        for (lane, v) in lanes.iter_mut().zip(chunk) {
+            *lane |= carry(v);
+        }
+    }
+    let rest = chunks.remainder().iter().fold(0, |any, v| any | carry(v));
+    lanes.iter().fold(rest, |any, &lane| any | lane) & 0x8000_0000 == 0
+}
+
 /// Category rows handed to the fused first-layer kernel at once (a fixed stack array,
 /// whatever the model); a model with more categorical fields adds the rest afterwards, in
 /// order, with the same rounding.
@@ -246,10 +259,9 @@ pub(crate) fn level0_group<W: Weight, K: Kernels<W>>(
     if standardisation.is_some() && spare.is_empty() {
         return Err(PleError::ScratchLength);
     }
-    let vocab_sizes = model.layout().vocab_sizes;
     level0_group_with(
         kernels,
-        vocab_sizes,
+        model.layout(),
         standardisation,
         spare,
         w,
@@ -265,7 +277,7 @@ pub(crate) fn level0_group<W: Weight, K: Kernels<W>>(
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn level0_group_with<W: Weight, K: Kernels<W>>(
     kernels: &K,
-    vocab_sizes: &[u16],
+    layout: &InputLayout<'_>,
     standardisation: Option<&Standardisation<'_>>,
     spare: &mut [f32],
     w: &[W],
@@ -273,9 +285,23 @@ pub(crate) fn level0_group_with<W: Weight, K: Kernels<W>>(
     input: &Input<'_>,
     out: &mut [f32],
 ) {
+    let vocab_sizes = layout.vocab_sizes;
+    let numeric_columns = layout.numeric as usize;
     let Some(st) = standardisation else {
         match *input {
-            Input::Dense(x) => kernels.layer(x, w, bias, out),
+            Input::Dense(x) => {
+                let (numeric, one_hot) = x.split_at_checked(numeric_columns).unwrap_or((x, &[]));
+                dense_one_hot(
+                    kernels,
+                    w,
+                    bias,
+                    numeric,
+                    numeric_columns,
+                    one_hot,
+                    true,
+                    out,
+                );
+            }
             Input::Sparse {
                 numeric,
                 categories,
@@ -336,12 +362,94 @@ pub(crate) fn level0_group_with<W: Weight, K: Kernels<W>>(
                 out,
             );
         }
+        // Dense rows take the sparse path's steps: the standardised numeric values, then
+        // the one-hot columns that hold something.
         Input::Dense(x) => {
-            let (numeric, rest) = x.split_at_checked(st.len()).unwrap_or((x, &[]));
-            standardised_numeric_layer(kernels, st, spare, numeric, w, bias, out);
-            let rows = w.get(numeric.len().saturating_mul(out.len())..);
-            kernels.gemv_acc(rest, rows.unwrap_or(&[]), out);
+            let (numeric, one_hot) = x.split_at_checked(st.len()).unwrap_or((x, &[]));
+            let columns = numeric.len();
+            if let Some(standardised) = spare.get_mut(..columns) {
+                st.apply_columns(0, numeric, standardised);
+                let values = &*standardised;
+                dense_one_hot(kernels, w, bias, values, columns, one_hot, true, out);
+            } else {
+                standardised_numeric_layer(kernels, st, spare, numeric, w, bias, out);
+                dense_one_hot(kernels, w, bias, &[], columns, one_hot, false, out);
+            }
         }
+    }
+}
+
+/// Positions [`dense_one_hot`] asks [`Kernels::nonzero`] for at a time.
+const SCAN_CHUNK: usize = 32;
+
+/// The first layer over the one-hot columns of a dense row, after `numeric` (as
+/// [`one_hot_rows`] takes it): only the columns that are not zero, found by
+/// [`Kernels::nonzero`], in column order. A column holding exactly 1 adds its weight row,
+/// as a category of the sparse input does (and as multiplying by 1 does, bit for bit, with
+/// or without a fused multiply-add); any other value is a one-row product. A skipped zero
+/// column would only have added `±0`, which can change nothing but the sign of a zero
+/// output, and no probability: a one-hot row gives what its sparse form gives, bit for bit,
+/// at the cost of the sparse path plus a scan of the row.
+#[allow(clippy::too_many_arguments)]
+fn dense_one_hot<W: Weight, K: Kernels<W>>(
+    kernels: &K,
+    w: &[W],
+    bias: &[W],
+    numeric: &[f32],
+    numeric_columns: usize,
+    one_hot: &[f32],
+    mut first: bool,
+    out: &mut [f32],
+) {
+    let n = out.len();
+    let mut found = [0u32; SCAN_CHUNK];
+    let mut ones = [0u32; SCAN_CHUNK];
+    let mut at = 0;
+    while at < one_hot.len() {
+        let (count, next) = kernels.nonzero(one_hot, at, &mut found);
+        let found = found.get(..count).unwrap_or(&[]);
+        at = next.max(at + 1);
+        // The one-hot case: every value found is 1, and the columns are rows to add.
+        let ones_only = found.iter().fold(true, |all, &column| {
+            all & (one_hot.get(column as usize).copied() == Some(1.0))
+        });
+        if ones_only {
+            for (slot, &column) in ones.iter_mut().zip(found) {
+                *slot = column.wrapping_add(numeric_columns as u32);
+            }
+            let rows = ones.get(..found.len()).unwrap_or(&[]);
+            if first || !rows.is_empty() {
+                flush(kernels, w, bias, numeric, rows, &mut first, out);
+            }
+            continue;
+        }
+        let mut filled = 0;
+        for &column in found {
+            let value = one_hot.get(column as usize).copied().unwrap_or(0.0);
+            let row = column as usize + numeric_columns;
+            if value == 1.0 {
+                if let Some(slot) = ones.get_mut(filled) {
+                    *slot = row as u32;
+                    filled += 1;
+                }
+                continue;
+            }
+            let pending = ones.get(..filled).unwrap_or(&[]);
+            if first || !pending.is_empty() {
+                flush(kernels, w, bias, numeric, pending, &mut first, out);
+            }
+            filled = 0;
+            let start = row.saturating_mul(n);
+            let weights = w.get(start..start.saturating_add(n)).unwrap_or(&[]);
+            kernels.gemv_acc(&[value], weights, out);
+        }
+        let pending = ones.get(..filled).unwrap_or(&[]);
+        if first || !pending.is_empty() {
+            flush(kernels, w, bias, numeric, pending, &mut first, out);
+        }
+    }
+    if first {
+        flush(kernels, w, bias, numeric, &[], &mut first, out);
     }
 }
 
@@ -634,8 +742,8 @@ pub(crate) fn levels<W: Weight, K: Kernels<W>>(
             let out = sub_mut(current, t * width, width)?;
             out.fill(0.0);
             let (own, shared) = weights.split_at(ept.min(weights.len()));
-            mix(out, own, sub(experts, t * ept * width, ept * width)?);
-            mix(out, shared, shared_experts);
+            kernels.mix(own, sub(experts, t * ept * width, ept * width)?, out);
+            kernels.mix(shared, shared_experts, out);
             report(&mut gates, &mut gates_at, weights)?;
         }
         if s.has_shared_gate(level) {
@@ -643,7 +751,7 @@ pub(crate) fn levels<W: Weight, K: Kernels<W>>(
             softmax(weights);
             let out = sub_mut(current, tasks * width, width)?;
             out.fill(0.0);
-            mix(out, weights, sub(experts, 0, total * width)?);
+            kernels.mix(weights, sub(experts, 0, total * width)?, out);
             report(&mut gates, &mut gates_at, weights)?;
         }
         core::mem::swap(&mut previous, &mut current);

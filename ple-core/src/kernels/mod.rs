@@ -4,8 +4,10 @@
 //! layout: a dense layer (`out += x · W`, [`Kernels::gemv_acc`]) and, for one-hot inputs,
 //! the addition of the weight rows they select ([`Kernels::add_rows`]). Whole layers
 //! ([`Kernels::layer`], [`Kernels::sparse_layer`], [`Kernels::layer_rows`]) fuse them with the
-//! bias, and [`Kernels::exp`] vectorises libm's `expf` for the softmax and sigmoid. Everything
-//! else (ReLU, the gates' weighted sums) touches a few dozen values and stays portable.
+//! bias, [`Kernels::exp`] vectorises libm's `expf` for the softmax and sigmoid, and
+//! [`Kernels::nonzero`] finds the few non-zero columns of a dense one-hot input;
+//! [`Kernels::mix`] is the gates' weighted sum of expert outputs. Everything else (ReLU, the
+//! softmax around its exponentials) touches a few dozen values and stays portable.
 //!
 //! Like `memchr`, the crate always has the portable [`scalar`] kernels; the architecture
 //! modules offer SIMD twins of the same kernels through safe constructors that return `None`
@@ -82,6 +84,24 @@ pub trait Kernels<W: Weight> {
     /// underflow, NaN) to libm itself.
     fn exp(&self, values: &mut [f32]) {
         scalar::exp(values);
+    }
+
+    /// `out[j] += Σ_g weights[g] · experts[g · n + j]` with `n = out.len()`, in gate order,
+    /// each product rounded before it is added (no fused multiply-add, on every backend): a
+    /// gate's weighted sum of its experts' outputs. Weights without a whole expert in
+    /// `experts` are skipped.
+    fn mix(&self, weights: &[f32], experts: &[f32], out: &mut [f32]) {
+        scalar::mix(weights, experts, out);
+    }
+
+    /// The positions of the non-zero values of `values` (anything but `+0.0` and `-0.0`: a
+    /// NaN counts), from `start` on and in increasing order, written to `found` until it is
+    /// full. Returns how many were written and where the next call resumes (`values.len()`
+    /// once the scan has reached the end). The dense first layer scans its one-hot columns
+    /// with it and multiplies only the few that hold something. Positions past `u32::MAX`
+    /// are not scanned.
+    fn nonzero(&self, values: &[f32], start: usize, found: &mut [u32]) -> (usize, usize) {
+        scalar::nonzero(values, start, found)
     }
 
     /// [`layer`](Self::layer) for several rows at once (a small matrix product): row `r`
@@ -242,6 +262,16 @@ macro_rules! dispatch {
             #[inline]
             fn exp(&self, values: &mut [f32]) {
                 dispatch!(self, k => Kernels::<$w>::exp(k, values))
+            }
+
+            #[inline]
+            fn mix(&self, weights: &[f32], experts: &[f32], out: &mut [f32]) {
+                dispatch!(self, k => Kernels::<$w>::mix(k, weights, experts, out))
+            }
+
+            #[inline]
+            fn nonzero(&self, values: &[f32], start: usize, found: &mut [u32]) -> (usize, usize) {
+                dispatch!(self, k => Kernels::<$w>::nonzero(k, values, start, found))
             }
 
             #[inline]

@@ -44,6 +44,32 @@ pub(crate) fn exp(values: &mut [f32]) {
     }
 }
 
+/// [`Kernels::mix`] expert by expert.
+pub(crate) fn mix(weights: &[f32], experts: &[f32], out: &mut [f32]) {
+    let width = out.len().max(1);
+    for (&weight, expert) in weights.iter().zip(experts.chunks_exact(width)) {
+        for (o, &e) in out.iter_mut().zip(expert) {
+            *o += weight * e;
+        }
+    }
+}
+
+/// [`Kernels::nonzero`] value by value.
+pub(crate) fn nonzero(values: &[f32], start: usize, found: &mut [u32]) -> (usize, usize) {
+    let end = values.len().min(u32::MAX as usize);
+    let mut count = 0;
+    for (at, &v) in values.iter().enumerate().take(end).skip(start) {
+        if v != 0.0 {
+            let Some(slot) = found.get_mut(count) else {
+                return (count, at);
+            };
+            *slot = at as u32;
+            count += 1;
+        }
+    }
+    (count, values.len())
+}
+
 /// [`Kernels::layer`] built from the primitive kernels: the sequence every fused kernel
 /// must reproduce bit for bit.
 pub(crate) fn composed_layer<W: Weight, K: Kernels<W> + ?Sized>(

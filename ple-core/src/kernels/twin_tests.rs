@@ -220,6 +220,77 @@ fn check_exp<K: Kernels<f32>>(kernels: &K, values: &[f32]) -> Result<(), TestCas
     Ok(())
 }
 
+/// A gate mixing: weights, experts (sometimes fewer than the weights), the output.
+fn mix_case() -> impl Strategy<Value = (Vec<f32>, Vec<f32>, Vec<f32>)> {
+    (0usize..10, 0usize..40, 0usize..3).prop_flat_map(|(gates, n, short)| {
+        (
+            prop::collection::vec(0.0f32..1.0, gates),
+            prop::collection::vec(-3.0f32..3.0, gates.saturating_sub(short) * n),
+            prop::collection::vec(-1.0f32..1.0, n),
+        )
+    })
+}
+
+fn check_mix<K: Kernels<f32>>(
+    kernels: &K,
+    weights: &[f32],
+    experts: &[f32],
+    out: &[f32],
+) -> Result<(), TestCaseError> {
+    let mut expected = out.to_vec();
+    super::scalar::mix(weights, experts, &mut expected);
+    let mut actual = out.to_vec();
+    kernels.mix(weights, experts, &mut actual);
+    prop_assert_eq!(bits(&actual), bits(&expected));
+    Ok(())
+}
+
+/// Mostly zeros of both signs, with ones, other values and NaNs among them; where a scan
+/// starts (sometimes past the end) and how many positions a call may write.
+fn nonzero_case() -> impl Strategy<Value = (Vec<f32>, usize, usize)> {
+    let value = prop_oneof![
+        6 => Just(0.0f32),
+        2 => Just(-0.0f32),
+        2 => Just(1.0f32),
+        1 => any::<f32>(),
+    ];
+    prop::collection::vec(value, 0..80).prop_flat_map(|values| {
+        let len = values.len();
+        (Just(values), 0..len + 3, 0usize..20)
+    })
+}
+
+/// One call of `kernels.nonzero` gives what the scalar twin gives, and calls resumed where
+/// the previous one stopped list exactly the non-zero positions.
+fn check_nonzero<K: Kernels<f32>>(
+    kernels: &K,
+    values: &[f32],
+    start: usize,
+    room: usize,
+) -> Result<(), TestCaseError> {
+    let mut expected = std::vec![u32::MAX; room];
+    let expected_result = super::scalar::nonzero(values, start, &mut expected);
+    let mut actual = std::vec![u32::MAX; room];
+    let actual_result = kernels.nonzero(values, start, &mut actual);
+    prop_assert_eq!(actual_result, expected_result);
+    prop_assert_eq!(&actual, &expected);
+
+    let mut all = Vec::new();
+    let mut at = start;
+    let mut found = std::vec![0u32; room.max(1)];
+    while at < values.len() {
+        let (count, next) = kernels.nonzero(values, at, &mut found);
+        prop_assert!(next > at || count > 0, "no progress at {}", at);
+        all.extend_from_slice(&found[..count]);
+        at = next;
+    }
+    let positions: Vec<u32> = (0..values.len() as u32)
+        .filter(|&i| i as usize >= start && values[i as usize] != 0.0)
+        .collect();
+    prop_assert_eq!(all, positions);
+    Ok(())
+}
+
 fn halves(values: &[f32]) -> Vec<f16> {
     values.iter().map(|&v| f16::from_f32(v)).collect()
 }
@@ -286,6 +357,16 @@ macro_rules! twin_tests {
                 #[test]
                 fn exp_matches_libm_bit_for_bit(values in exp_case()) {
                     check_exp(&kernels_or_skip!(), &values)?;
+                }
+
+                #[test]
+                fn mix_matches_scalar_exactly((weights, experts, out) in mix_case()) {
+                    check_mix(&kernels_or_skip!(), &weights, &experts, &out)?;
+                }
+
+                #[test]
+                fn nonzero_finds_what_scalar_finds((values, start, room) in nonzero_case()) {
+                    check_nonzero(&kernels_or_skip!(), &values, start, room)?;
                 }
 
                 #[test]

@@ -12,6 +12,8 @@ mod avx512;
 mod exp;
 mod gemv;
 mod layer;
+mod mix;
+mod nonzero;
 
 use core::arch::x86_64::{__m256, _mm256_cvtph_ps, _mm256_loadu_ps, _mm_loadu_si128};
 
@@ -127,6 +129,18 @@ macro_rules! avx2_kernels {
             }
 
             #[inline]
+            fn mix(&self, weights: &[f32], experts: &[f32], out: &mut [f32]) {
+                // SAFETY: as for `gemv_acc`.
+                unsafe { mix::mix(weights, experts, out) }
+            }
+
+            #[inline]
+            fn nonzero(&self, values: &[f32], start: usize, found: &mut [u32]) -> (usize, usize) {
+                // SAFETY: as for `gemv_acc`.
+                unsafe { nonzero::nonzero(values, start, found) }
+            }
+
+            #[inline]
             fn layer(&self, x: &[f32], w: &[$w], bias: &[$w], out: &mut [f32]) {
                 // SAFETY: as for `gemv_acc`.
                 if !unsafe { layer::sparse_layer(x, w, bias, &[], out) } {
@@ -190,6 +204,16 @@ macro_rules! avx512_kernels {
             #[inline]
             fn exp(&self, values: &mut [f32]) {
                 Kernels::<$w>::exp(&self.avx2, values)
+            }
+
+            #[inline]
+            fn mix(&self, weights: &[f32], experts: &[f32], out: &mut [f32]) {
+                Kernels::<$w>::mix(&self.avx2, weights, experts, out)
+            }
+
+            #[inline]
+            fn nonzero(&self, values: &[f32], start: usize, found: &mut [u32]) -> (usize, usize) {
+                Kernels::<$w>::nonzero(&self.avx2, values, start, found)
             }
 
             #[inline]
