@@ -176,8 +176,31 @@ impl Span {
     }
 }
 
+/// `PLE_ERR_OVERLAP` when an output overlaps a later output or any span of `inputs`.
+fn check_no_overlap(outputs: &[Span], inputs: &[&[Span]]) -> Result<(), i32> {
+    for (i, out) in outputs.iter().enumerate() {
+        let clash = outputs
+            .iter()
+            .skip(i + 1)
+            .chain(inputs.iter().copied().flatten())
+            .any(|other| out.overlaps(*other));
+        if clash {
+            return Err(PLE_ERR_OVERLAP);
+        }
+    }
+    Ok(())
+}
+
+/// The status code a C function returns for a result.
+fn status<T>(result: Result<T, i32>) -> i32 {
+    match result {
+        Ok(_) => PLE_OK,
+        Err(code) => code,
+    }
+}
+
 /// Checks what `slice::from_raw_parts` requires of a pointer and a length, short of the
-/// memory's extent.
+/// memory's extent. A pointer to one struct is checked with a length of 1.
 fn check_ptr<T>(ptr: *const T, len: usize) -> Result<(), i32> {
     if len == 0 {
         return Ok(());
@@ -322,13 +345,7 @@ unsafe fn standardisation_from<'a>(
 unsafe fn model_from<'a, M: ModelC>(
     model: *const M,
 ) -> Result<(PleModel<'a, M::W>, ModelSpansF), i32> {
-    if model.is_null() || (model as usize) % core::mem::align_of::<M>() != 0 {
-        return Err(if model.is_null() {
-            PLE_ERR_NULL
-        } else {
-            PLE_ERR_POINTER
-        });
-    }
+    check_ptr(model, 1)?;
     // SAFETY: non-null and aligned; that it points to a model struct is the caller's promise.
     let m = unsafe { &*model };
     let parts = m.parts();
@@ -364,34 +381,23 @@ struct Call {
 /// # Safety
 /// Every pointer must address as many values as its length says (the model's as for
 /// [`model_from`]); the output buffers must be writable.
-unsafe fn predict<M: ModelC>(model: *const M, call: Call) -> i32
+unsafe fn predict<M: ModelC>(model: *const M, call: Call) -> Result<(), i32>
 where
     Detected: Kernels<M::W>,
 {
     // SAFETY: forwarded from the caller.
-    let (model, weights) = match unsafe { model_from(model) } {
-        Ok(m) => m,
-        Err(code) => return code,
-    };
+    let (model, [weights, mean, std]) = unsafe { model_from(model)? };
     let categories = call.categories.unwrap_or((core::ptr::null(), 0));
-    let checks = [
-        check_ptr(call.input.0, call.input.1),
-        check_ptr(categories.0, categories.1),
-        check_ptr(call.scratch.0, call.scratch.1),
-        check_ptr(call.probabilities.0, call.probabilities.1),
-        check_ptr(call.gates.0, call.gates.1),
-    ];
-    for check in checks {
-        if let Err(code) = check {
-            return code;
-        }
-    }
+    check_ptr(call.input.0, call.input.1)?;
+    check_ptr(categories.0, categories.1)?;
+    check_ptr(call.scratch.0, call.scratch.1)?;
+    check_ptr(call.probabilities.0, call.probabilities.1)?;
+    check_ptr(call.gates.0, call.gates.1)?;
     let outputs = [
         Span::of(call.scratch.0, call.scratch.1),
         Span::of(call.probabilities.0, call.probabilities.1),
         Span::of(call.gates.0, call.gates.1),
     ];
-    let [weights, mean, std] = weights;
     let inputs = [
         Span::of(call.input.0, call.input.1),
         Span::of(categories.0, categories.1),
@@ -399,16 +405,7 @@ where
         mean,
         std,
     ];
-    for (i, out) in outputs.iter().enumerate() {
-        let clash = outputs
-            .iter()
-            .skip(i + 1)
-            .chain(&inputs)
-            .any(|other| out.overlaps(*other));
-        if clash {
-            return PLE_ERR_OVERLAP;
-        }
-    }
+    check_no_overlap(&outputs, &[&inputs])?;
     // SAFETY: every pointer passed `check_ptr`, no output overlaps anything else, and the
     // extents are the caller's promise.
     let (values, cats, scratch, probabilities, gates) = unsafe {
@@ -432,10 +429,9 @@ where
     } else {
         Some(gates)
     };
-    match model.predict_using(&Detected::new(), input, scratch, probabilities, gates) {
-        Ok(()) => PLE_OK,
-        Err(e) => error_code(e),
-    }
+    model
+        .predict_using(&Detected::new(), input, scratch, probabilities, gates)
+        .map_err(error_code)
 }
 
 /// Checks a model struct: `PLE_OK`, or why it cannot run.
@@ -446,10 +442,7 @@ where
 #[no_mangle]
 pub unsafe extern "C" fn ple_validate_f32(model: *const PleModelF32) -> i32 {
     // SAFETY: forwarded from the caller.
-    match unsafe { model_from(model) } {
-        Ok(_) => PLE_OK,
-        Err(code) => code,
-    }
+    status(unsafe { model_from(model) })
 }
 
 /// [`ple_validate_f32`] for an f16 model.
@@ -459,10 +452,7 @@ pub unsafe extern "C" fn ple_validate_f32(model: *const PleModelF32) -> i32 {
 #[no_mangle]
 pub unsafe extern "C" fn ple_validate_f16(model: *const PleModelF16) -> i32 {
     // SAFETY: forwarded from the caller.
-    match unsafe { model_from(model) } {
-        Ok(_) => PLE_OK,
-        Err(code) => code,
-    }
+    status(unsafe { model_from(model) })
 }
 
 /// Applies a size function to a C shape; 0 for a null pointer or an invalid shape.
@@ -470,7 +460,7 @@ pub unsafe extern "C" fn ple_validate_f16(model: *const PleModelF16) -> i32 {
 /// # Safety
 /// As [`ple_scratch_len`].
 unsafe fn shape_size(shape: *const PleShapeC, size: fn(&PleShape<'_>) -> usize) -> usize {
-    if shape.is_null() || (shape as usize) % core::mem::align_of::<PleShapeC>() != 0 {
+    if check_ptr(shape, 1).is_err() {
         return 0;
     }
     // SAFETY: non-null and aligned; the rest is the caller's promise.
@@ -511,68 +501,69 @@ pub unsafe extern "C" fn ple_packed_len(shape: *const PleShapeC) -> usize {
     unsafe { shape_size(shape, packed::packed_len) }
 }
 
+/// An `extern "C"` predict function over `$model`: the model, the input arguments `$arg`
+/// (the call's `input` and `categories` are made of them), then the three output buffers of
+/// every prediction.
+macro_rules! predict_fn {
+    (
+        $(#[$doc:meta])*
+        $name:ident($model:ty; $($arg:ident: $arg_ty:ty),+)
+            => input $input:expr, categories $categories:expr
+    ) => {
+        $(#[$doc])*
+        #[no_mangle]
+        #[allow(clippy::too_many_arguments)]
+        pub unsafe extern "C" fn $name(
+            model: *const $model,
+            $($arg: $arg_ty,)+
+            scratch: *mut f32,
+            scratch_len: usize,
+            probabilities: *mut f32,
+            probabilities_len: usize,
+            gates: *mut f32,
+            gates_len: usize,
+        ) -> i32 {
+            let call = Call {
+                input: $input,
+                categories: $categories,
+                scratch: (scratch, scratch_len),
+                probabilities: (probabilities, probabilities_len),
+                gates: (gates, gates_len),
+            };
+            // SAFETY: forwarded from the caller.
+            status(unsafe { predict(model, call) })
+        }
+    };
+}
+
+/// The dense and the sparse predict function of one model type.
 macro_rules! predict_fns {
     ($dense:ident, $sparse:ident, $model:ty) => {
-        /// Predicts one dense row: `input_len` values in, one probability per task out,
-        /// and, when `gates` is not null, the gate weights. Returns `PLE_OK` or an error.
-        ///
-        /// # Safety
-        /// Every pointer must be null or address as many values as its length says (the
-        /// model's as for `ple_validate_*`), and the outputs must be writable.
-        #[no_mangle]
-        #[allow(clippy::too_many_arguments)]
-        pub unsafe extern "C" fn $dense(
-            model: *const $model,
-            input: *const f32,
-            input_len: usize,
-            scratch: *mut f32,
-            scratch_len: usize,
-            probabilities: *mut f32,
-            probabilities_len: usize,
-            gates: *mut f32,
-            gates_len: usize,
-        ) -> i32 {
-            let call = Call {
-                input: (input, input_len),
-                categories: None,
-                scratch: (scratch, scratch_len),
-                probabilities: (probabilities, probabilities_len),
-                gates: (gates, gates_len),
-            };
-            // SAFETY: forwarded from the caller.
-            unsafe { predict(model, call) }
-        }
+        predict_fn!(
+            /// Predicts one dense row: `input_len` values in, one probability per task out,
+            /// and, when `gates` is not null, the gate weights. Returns `PLE_OK` or an error.
+            ///
+            /// # Safety
+            /// Every pointer must be null or address as many values as its length says (the
+            /// model's as for `ple_validate_*`), and the outputs must be writable.
+            $dense($model; input: *const f32, input_len: usize)
+                => input (input, input_len), categories None
+        );
 
-        /// Predicts one sparse row: the numeric values and one category index per field
-        /// (`PLE_UNKNOWN_CATEGORY` for an unseen value). Otherwise as the dense function.
-        ///
-        /// # Safety
-        /// As the dense function.
-        #[no_mangle]
-        #[allow(clippy::too_many_arguments)]
-        pub unsafe extern "C" fn $sparse(
-            model: *const $model,
-            numeric: *const f32,
-            numeric_len: usize,
-            categories: *const u16,
-            categories_len: usize,
-            scratch: *mut f32,
-            scratch_len: usize,
-            probabilities: *mut f32,
-            probabilities_len: usize,
-            gates: *mut f32,
-            gates_len: usize,
-        ) -> i32 {
-            let call = Call {
-                input: (numeric, numeric_len),
-                categories: Some((categories, categories_len)),
-                scratch: (scratch, scratch_len),
-                probabilities: (probabilities, probabilities_len),
-                gates: (gates, gates_len),
-            };
-            // SAFETY: forwarded from the caller.
-            unsafe { predict(model, call) }
-        }
+        predict_fn!(
+            /// Predicts one sparse row: the numeric values and one category index per field
+            /// (`PLE_UNKNOWN_CATEGORY` for an unseen value). Otherwise as the dense function.
+            ///
+            /// # Safety
+            /// As the dense function.
+            $sparse(
+                $model;
+                numeric: *const f32,
+                numeric_len: usize,
+                categories: *const u16,
+                categories_len: usize
+            ) => input (numeric, numeric_len), categories Some((categories, categories_len))
+        );
     };
 }
 

@@ -13,11 +13,52 @@
 //! model.
 
 use super::{
-    check_ptr, layout_from, shape_from, slice, slice_mut, PleInputLayoutC, PleShapeC, Span,
-    PLE_ERR_CATEGORY, PLE_ERR_GATES_LENGTH, PLE_ERR_INPUT_LAYOUT, PLE_ERR_INPUT_LENGTH,
-    PLE_ERR_NULL, PLE_ERR_OUTPUT_LENGTH, PLE_ERR_OVERLAP, PLE_ERR_POINTER, PLE_ERR_RANGE,
-    PLE_ERR_SCRATCH_LENGTH, PLE_ERR_SHAPE, PLE_ERR_WEIGHTS_LENGTH, PLE_OK,
+    check_no_overlap, check_ptr, layout_from, shape_from, slice, slice_mut, status,
+    PleInputLayoutC, PleShapeC, Span, PLE_ERR_CATEGORY, PLE_ERR_GATES_LENGTH, PLE_ERR_INPUT_LAYOUT,
+    PLE_ERR_INPUT_LENGTH, PLE_ERR_NULL, PLE_ERR_OUTPUT_LENGTH, PLE_ERR_RANGE,
+    PLE_ERR_SCRATCH_LENGTH, PLE_ERR_SHAPE, PLE_ERR_WEIGHTS_LENGTH,
 };
+
+/// An `extern "C"` int8 predict function: its first argument `$source: $source_ty`, which
+/// `$resolve` turns into the checked model view and the spans no output may overlap, then
+/// the buffers of every int8 prediction (see [`ple_predict_int8`]).
+macro_rules! int8_predict_fn {
+    ($(#[$doc:meta])* $name:ident($source:ident: $source_ty:ty) via $resolve:path) => {
+        $(#[$doc])*
+        #[no_mangle]
+        #[allow(clippy::too_many_arguments)]
+        pub unsafe extern "C" fn $name(
+            $source: $source_ty,
+            numeric: *const i32,
+            numeric_len: usize,
+            categories: *const u16,
+            categories_len: usize,
+            scratch: *mut i32,
+            scratch_len: usize,
+            logits: *mut i32,
+            logits_len: usize,
+            probabilities: *mut u16,
+            probabilities_len: usize,
+            gates: *mut u16,
+            gates_len: usize,
+        ) -> i32 {
+            let call = Buffers {
+                numeric: (numeric, numeric_len),
+                categories: (categories, categories_len),
+                scratch: (scratch, scratch_len),
+                logits: (logits, logits_len),
+                probabilities: (probabilities, probabilities_len),
+                gates: (gates, gates_len),
+            };
+            // SAFETY: forwarded from the caller.
+            status(unsafe { $resolve($source) }.and_then(|(view, read_only)| {
+                // SAFETY: forwarded from the caller.
+                unsafe { predict_view(&view, &read_only, call) }
+            }))
+        }
+    };
+}
+
 mod handle;
 
 pub use handle::{
@@ -103,12 +144,7 @@ struct Parts<'a> {
 /// # Safety
 /// `model` must be null or point to a model struct.
 unsafe fn read_model(model: *const PleModelInt8) -> Result<PleModelInt8, i32> {
-    if model.is_null() {
-        return Err(PLE_ERR_NULL);
-    }
-    if (model as usize) % core::mem::align_of::<PleModelInt8>() != 0 {
-        return Err(PLE_ERR_POINTER);
-    }
+    check_ptr(model, 1)?;
     // SAFETY: non-null and aligned; that it points to a model struct is the caller's promise.
     Ok(unsafe { core::ptr::read(model) })
 }
@@ -200,10 +236,7 @@ unsafe fn model_from<'a>(model: *const PleModelInt8) -> Result<(Int8Model<'a>, M
 #[no_mangle]
 pub unsafe extern "C" fn ple_validate_int8(model: *const PleModelInt8) -> i32 {
     // SAFETY: forwarded from the caller.
-    match unsafe { model_from(model) } {
-        Ok(_) => PLE_OK,
-        Err(code) => code,
-    }
+    status(unsafe { model_from(model) })
 }
 
 /// `int32_t` words of scratch [`ple_predict_int8`] needs for any choice of outputs (the
@@ -234,74 +267,32 @@ pub unsafe extern "C" fn ple_int8_gates_len(model: *const PleModelInt8) -> usize
 }
 
 /// An optional output: null with length 0 means "not wanted".
-fn wanted<T>(ptr: *const T, len: usize) -> bool {
+fn wanted<T>((ptr, len): (*mut T, usize)) -> bool {
     !(ptr.is_null() && len == 0)
 }
 
-/// Predicts one record given as fixed-point numeric values (`round(raw *
-/// 2^numeric_frac_bits)`) and one category index per field (`PLE_UNKNOWN_CATEGORY` for an
-/// unseen value). Writes per task the Q16 logit into `logits` and the Q15 probability into
-/// `probabilities` (either may be null with length 0, not both), and, when `gates` is not
-/// null, the task gates' Q15 weights (`ple_int8_gates_len` of them). Returns `PLE_OK` or a
-/// negative status code; outputs are only written on success.
-///
-/// # Safety
-/// Every pointer must be null or address as many values as its length says (the model's as
-/// for [`ple_validate_int8`]), and the outputs must be writable.
-#[no_mangle]
-#[allow(clippy::too_many_arguments)]
-pub unsafe extern "C" fn ple_predict_int8(
-    model: *const PleModelInt8,
-    numeric: *const i32,
-    numeric_len: usize,
-    categories: *const u16,
-    categories_len: usize,
-    scratch: *mut i32,
-    scratch_len: usize,
-    logits: *mut i32,
-    logits_len: usize,
-    probabilities: *mut u16,
-    probabilities_len: usize,
-    gates: *mut u16,
-    gates_len: usize,
-) -> i32 {
-    // SAFETY: forwarded from the caller.
-    let (view, model_spans) = match unsafe { model_from(model) } {
-        Ok(m) => m,
-        Err(code) => return code,
-    };
-    let call = Buffers {
-        numeric,
-        numeric_len,
-        categories,
-        categories_len,
-        scratch,
-        scratch_len,
-        logits,
-        logits_len,
-        probabilities,
-        probabilities_len,
-        gates,
-        gates_len,
-    };
-    // SAFETY: forwarded from the caller.
-    unsafe { predict_view(&view, &model_spans, call) }
-}
+int8_predict_fn!(
+    /// Predicts one record given as fixed-point numeric values (`round(raw *
+    /// 2^numeric_frac_bits)`) and one category index per field (`PLE_UNKNOWN_CATEGORY` for an
+    /// unseen value). Writes per task the Q16 logit into `logits` and the Q15 probability into
+    /// `probabilities` (either may be null with length 0, not both), and, when `gates` is not
+    /// null, the task gates' Q15 weights (`ple_int8_gates_len` of them). Returns `PLE_OK` or a
+    /// negative status code; outputs are only written on success.
+    ///
+    /// # Safety
+    /// Every pointer must be null or address as many values as its length says (the model's
+    /// as for [`ple_validate_int8`]), and the outputs must be writable.
+    ple_predict_int8(model: *const PleModelInt8) via model_from
+);
 
-/// The buffers of one prediction, as the caller passed them.
+/// The buffers of one prediction, as the caller passed them: pointer and length each.
 struct Buffers {
-    numeric: *const i32,
-    numeric_len: usize,
-    categories: *const u16,
-    categories_len: usize,
-    scratch: *mut i32,
-    scratch_len: usize,
-    logits: *mut i32,
-    logits_len: usize,
-    probabilities: *mut u16,
-    probabilities_len: usize,
-    gates: *mut u16,
-    gates_len: usize,
+    numeric: (*const i32, usize),
+    categories: (*const u16, usize),
+    scratch: (*mut i32, usize),
+    logits: (*mut i32, usize),
+    probabilities: (*mut u16, usize),
+    gates: (*mut u16, usize),
 }
 
 /// Checks the buffers of a call against a checked model view and predicts.
@@ -310,48 +301,32 @@ struct Buffers {
 /// Every pointer of `call` must be null or address as many values as its length says, and
 /// the outputs must be writable; `read_only` are the view's arrays and whatever else no
 /// output may overlap.
-unsafe fn predict_view(view: &Int8Model<'_>, read_only: &[Span], call: Buffers) -> i32 {
+unsafe fn predict_view(view: &Int8Model<'_>, read_only: &[Span], call: Buffers) -> Result<(), i32> {
     let Buffers {
         numeric,
-        numeric_len,
         categories,
-        categories_len,
         scratch,
-        scratch_len,
         logits,
-        logits_len,
         probabilities,
-        probabilities_len,
         gates,
-        gates_len,
     } = call;
-    let checks = [
-        check_ptr(numeric, numeric_len),
-        check_ptr(categories, categories_len),
-        check_ptr(scratch, scratch_len),
-        check_ptr(logits, logits_len),
-        check_ptr(probabilities, probabilities_len),
-        check_ptr(gates, gates_len),
-    ];
-    for check in checks {
-        if let Err(code) = check {
-            return code;
-        }
-    }
-    let (want_logits, want_probabilities) = (
-        wanted(logits, logits_len),
-        wanted(probabilities, probabilities_len),
-    );
+    check_ptr(numeric.0, numeric.1)?;
+    check_ptr(categories.0, categories.1)?;
+    check_ptr(scratch.0, scratch.1)?;
+    check_ptr(logits.0, logits.1)?;
+    check_ptr(probabilities.0, probabilities.1)?;
+    check_ptr(gates.0, gates.1)?;
+    let (want_logits, want_probabilities) = (wanted(logits), wanted(probabilities));
     if !want_logits && !want_probabilities {
-        return PLE_ERR_NULL;
+        return Err(PLE_ERR_NULL);
     }
     let tasks = view.shape().tasks as usize;
-    if (want_logits && logits_len != tasks) || (want_probabilities && probabilities_len != tasks) {
-        return PLE_ERR_OUTPUT_LENGTH;
+    if (want_logits && logits.1 != tasks) || (want_probabilities && probabilities.1 != tasks) {
+        return Err(PLE_ERR_OUTPUT_LENGTH);
     }
-    let want_gates = wanted(gates, gates_len);
-    if want_gates && gates_len != view.gate_weight_count() {
-        return PLE_ERR_GATES_LENGTH;
+    let want_gates = wanted(gates);
+    if want_gates && gates.1 != view.gate_weight_count() {
+        return Err(PLE_ERR_GATES_LENGTH);
     }
     let engine_words = view.scratch_words();
     let needed = if want_logits && want_probabilities {
@@ -359,45 +334,35 @@ unsafe fn predict_view(view: &Int8Model<'_>, read_only: &[Span], call: Buffers) 
     } else {
         engine_words + tasks
     };
-    if scratch_len < needed {
-        return PLE_ERR_SCRATCH_LENGTH;
+    if scratch.1 < needed {
+        return Err(PLE_ERR_SCRATCH_LENGTH);
     }
     let outputs = [
-        Span::of(scratch, scratch_len),
-        Span::of(logits, logits_len),
-        Span::of(probabilities, probabilities_len),
-        Span::of(gates, gates_len),
+        Span::of(scratch.0, scratch.1),
+        Span::of(logits.0, logits.1),
+        Span::of(probabilities.0, probabilities.1),
+        Span::of(gates.0, gates.1),
     ];
     let inputs = [
-        Span::of(numeric, numeric_len),
-        Span::of(categories, categories_len),
+        Span::of(numeric.0, numeric.1),
+        Span::of(categories.0, categories.1),
     ];
-    for (i, out) in outputs.iter().enumerate() {
-        let clash = outputs
-            .iter()
-            .skip(i + 1)
-            .chain(&inputs)
-            .chain(read_only)
-            .any(|other| out.overlaps(*other));
-        if clash {
-            return PLE_ERR_OVERLAP;
-        }
-    }
+    check_no_overlap(&outputs, &[&inputs, read_only])?;
     // SAFETY: every pointer passed `check_ptr`, no output overlaps anything else, and the
     // extents are the caller's promise.
     let (numeric, categories, scratch, logits, probabilities, gates) = unsafe {
         (
-            slice(numeric, numeric_len),
-            slice(categories, categories_len),
-            slice_mut(scratch, scratch_len),
-            slice_mut(logits, logits_len),
-            slice_mut(probabilities, probabilities_len),
-            slice_mut(gates, gates_len),
+            slice(numeric.0, numeric.1),
+            slice(categories.0, categories.1),
+            slice_mut(scratch.0, scratch.1),
+            slice_mut(logits.0, logits.1),
+            slice_mut(probabilities.0, probabilities.1),
+            slice_mut(gates.0, gates.1),
         )
     };
     // An omitted output goes to the words after the engine's scratch.
     let Some((scratch, spare)) = scratch.split_at_mut_checked(engine_words) else {
-        return PLE_ERR_SCRATCH_LENGTH;
+        return Err(PLE_ERR_SCRATCH_LENGTH);
     };
     let input = Int8Input {
         numeric,
@@ -419,8 +384,5 @@ unsafe fn predict_view(view: &Int8Model<'_>, read_only: &[Span], call: Buffers) 
         }
         _ => run(spare, probabilities),
     };
-    match result {
-        Ok(()) => PLE_OK,
-        Err(e) => int8_error_code(e),
-    }
+    result.map_err(int8_error_code)
 }

@@ -25,9 +25,10 @@
 use core::mem::{align_of, size_of, MaybeUninit};
 
 use super::{
-    check_ptr, int8_error_code, parts_of, predict_view, read_model, Buffers, ModelSpans, Parts,
-    PleInputLayoutC, PleModelInt8, PleShapeC, Span, PLE_ERR_OVERLAP, PLE_OK,
+    check_no_overlap, check_ptr, int8_error_code, parts_of, predict_view, read_model, status,
+    Buffers, Parts, PleInputLayoutC, PleModelInt8, PleShapeC, Span,
 };
+use crate::capi::{PLE_ERR_OVERLAP, PLE_OK};
 use crate::int8::Int8Model;
 
 /// A handle that is not the valid result of [`ple_int8_handle_init`] (never initialised,
@@ -255,9 +256,7 @@ pub unsafe extern "C" fn ple_int8_handle_init(
     let checked = unsafe { read_model(model) }.and_then(|m| {
         // SAFETY: forwarded from the caller.
         let parts = unsafe { parts_of(&m)? };
-        if parts.spans.iter().any(|s| s.overlaps(handle_span)) {
-            return Err(PLE_ERR_OVERLAP);
-        }
+        check_no_overlap(&[handle_span], &[&parts.spans])?;
         let arrays_fingerprint = arrays_fingerprint(&parts);
         Int8Model::new(parts.shape, parts.sparse, parts.dense, parts.mix_ratios)
             .map_err(int8_error_code)?;
@@ -282,14 +281,15 @@ pub unsafe extern "C" fn ple_int8_handle_init(
     code
 }
 
-/// The model view of a handle, after its tag and fingerprints.
+/// The model view of a handle, after its tag and fingerprints, and the spans no output may
+/// overlap: the model's arrays and the handle itself.
 ///
 /// # Safety
 /// `handle` must be null or address a readable [`PleInt8Handle`], and the arrays of the
 /// model it was initialised with must still be alive.
 unsafe fn view_of_handle<'a>(
     handle: *const PleInt8Handle,
-) -> Result<(Int8Model<'a>, ModelSpans, Span), i32> {
+) -> Result<(Int8Model<'a>, [Span; 12]), i32> {
     check_ptr(handle, 1)?;
     // SAFETY: non-null and aligned (checked above); any bytes are a valid `Contents` (see
     // its documentation), and `Contents` fits in the handle (the assertion above).
@@ -317,59 +317,23 @@ unsafe fn view_of_handle<'a>(
     }
     let view =
         Int8Model::from_validated_parts(parts.shape, parts.sparse, parts.dense, parts.mix_ratios);
-    Ok((view, parts.spans, Span::of(handle, 1)))
-}
-
-/// [`ple_predict_int8`](super::ple_predict_int8) on a handle filled by
-/// [`ple_int8_handle_init`]: the same arguments, checks and results, but the model's entries
-/// are not checked again. `PLE_ERR_HANDLE` for a handle that is not one
-/// `ple_int8_handle_init` filled successfully, or whose model's shape or vocabulary arrays
-/// changed since; `PLE_ERR_OVERLAP` also for an output overlapping the handle.
-///
-/// # Safety
-/// `handle` must be null or address a readable [`PleInt8Handle`], the arrays of the model
-/// it was initialised with must still be alive and unchanged, and the buffers are as for
-/// [`ple_predict_int8`](super::ple_predict_int8).
-#[no_mangle]
-#[allow(clippy::too_many_arguments)]
-pub unsafe extern "C" fn ple_predict_int8_validated(
-    handle: *const PleInt8Handle,
-    numeric: *const i32,
-    numeric_len: usize,
-    categories: *const u16,
-    categories_len: usize,
-    scratch: *mut i32,
-    scratch_len: usize,
-    logits: *mut i32,
-    logits_len: usize,
-    probabilities: *mut u16,
-    probabilities_len: usize,
-    gates: *mut u16,
-    gates_len: usize,
-) -> i32 {
-    // SAFETY: forwarded from the caller.
-    let (view, model_spans, handle_span) = match unsafe { view_of_handle(handle) } {
-        Ok(v) => v,
-        Err(code) => return code,
-    };
-    let mut read_only = [handle_span; 12];
-    for (slot, span) in read_only.iter_mut().zip(model_spans) {
+    let mut read_only = [Span::of(handle, 1); 12];
+    for (slot, span) in read_only.iter_mut().zip(parts.spans) {
         *slot = span;
     }
-    let call = Buffers {
-        numeric,
-        numeric_len,
-        categories,
-        categories_len,
-        scratch,
-        scratch_len,
-        logits,
-        logits_len,
-        probabilities,
-        probabilities_len,
-        gates,
-        gates_len,
-    };
-    // SAFETY: forwarded from the caller.
-    unsafe { predict_view(&view, &read_only, call) }
+    Ok((view, read_only))
 }
+
+int8_predict_fn!(
+    /// [`ple_predict_int8`](super::ple_predict_int8) on a handle filled by
+    /// [`ple_int8_handle_init`]: the same arguments, checks and results, but the model's
+    /// entries are not checked again. `PLE_ERR_HANDLE` for a handle that is not one
+    /// `ple_int8_handle_init` filled successfully, or whose model's shape or vocabulary arrays
+    /// changed since; `PLE_ERR_OVERLAP` also for an output overlapping the handle.
+    ///
+    /// # Safety
+    /// `handle` must be null or address a readable [`PleInt8Handle`], the arrays of the model
+    /// it was initialised with must still be alive and unchanged, and the buffers are as for
+    /// [`ple_predict_int8`](super::ple_predict_int8).
+    ple_predict_int8_validated(handle: *const PleInt8Handle) via view_of_handle
+);
