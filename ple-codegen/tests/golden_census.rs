@@ -21,7 +21,7 @@ use ple_train::dataset::Dataset;
 
 #[path = "common/census.rs"]
 mod census;
-use census::{auc, data_dir, train_small_model};
+use census::{data_dir, train_small_model, Comparison, Within};
 
 #[test]
 fn baked_models_predict_the_test_split_like_the_trainer() {
@@ -133,45 +133,28 @@ fn baked_models_predict_the_test_split_like_the_trainer() {
     }
     predictions.insert("int8", p.to_vec());
 
-    // (name, reference, bound on |p - reference| relative to max(p, 1 - p) when `relative`,
-    // absolute otherwise, bound on the AUC difference from the reference).
+    // f32 against the trainer, relative to max(p, 1 - p); f16 against f32 and int8 against the
+    // trainer, absolute; each AUC against its reference's.
+    let [f32_p, f16_p, int8_p] = ["f32", "f16", "int8"].map(|name| &predictions[name][..]);
+    let trainer = ("trainer", &trainer[..]);
     let checks = [
-        ("f32", "trainer", true, 1e-6, 1e-5),
-        ("f16", "f32", false, 2e-3, 0.0005),
-        ("int8", "trainer", false, 0.05, 0.001),
+        (("f32", f32_p), trainer, Within::Relative(1e-6), 1e-5),
+        (
+            ("f16", f16_p),
+            ("f32", f32_p),
+            Within::Absolute(2e-3),
+            0.0005,
+        ),
+        (("int8", int8_p), trainer, Within::Absolute(0.05), 0.001),
     ];
-    for (name, reference, relative, max_diff, max_auc_diff) in checks {
-        let p = &predictions[name];
-        for task in 0..2 {
-            let reference_p = if reference == "trainer" {
-                &trainer[task]
-            } else {
-                &predictions[reference][task]
-            };
-            let worst = p[task]
-                .iter()
-                .zip(reference_p)
-                .map(|(&a, &b)| {
-                    let scale = if relative { b.max(1.0 - b) } else { 1.0 };
-                    (a - b).abs() / scale
-                })
-                .fold(0f32, f32::max);
-            let (baked_auc, reference_auc) = (
-                auc(&p[task], &test.labels[task]),
-                auc(reference_p, &test.labels[task]),
-            );
-            let kind = if relative { "relative" } else { "absolute" };
-            eprintln!(
-                "golden_census: {name} task {task}: max {kind} |p - {reference}| {worst:.2e}, AUC {baked_auc:.5} vs {reference} {reference_auc:.5}"
-            );
-            assert!(
-                worst <= max_diff,
-                "{name} task {task}: max {kind} difference from {reference} {worst}"
-            );
-            assert!(
-                (baked_auc - reference_auc).abs() <= max_auc_diff,
-                "{name} task {task}: AUC {baked_auc} vs {reference} {reference_auc}"
-            );
-        }
+    for (model, reference, within, max_auc_diff) in checks {
+        let comparison = Comparison {
+            model,
+            reference,
+            within,
+            auc_reference: reference,
+            max_auc_diff,
+        };
+        comparison.check("golden_census", &test.labels);
     }
 }

@@ -29,6 +29,7 @@
 
 #[path = "common/census.rs"]
 mod census;
+use census::{max_errors, Comparison, Within};
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -288,19 +289,6 @@ fn generated_c(baked: &Baked, dir: &Path, library: &Path, rows_file: &Path) -> O
     outputs
 }
 
-/// Maximum absolute difference, and maximum difference relative to `max(r, 1 - r)` of the
-/// reference probability `r` (the scale of a probability's rounding error, whichever class
-/// it favours), computed in f64.
-fn max_errors(p: &[f32], reference: &[f32]) -> (f64, f64) {
-    p.iter()
-        .zip(reference)
-        .fold((0f64, 0f64), |(abs, rel), (&a, &r)| {
-            let (a, r) = (f64::from(a), f64::from(r));
-            let d = (a - r).abs();
-            (abs.max(d), rel.max(d / r.max(1.0 - r)))
-        })
-}
-
 /// Probabilities `[task][row]` of a baked f32 or f16 model run by ple-core in this process
 /// (scalar kernels, as the generated code) on raw numeric values and category indices.
 fn in_process(baked: &Baked, numeric: &[f32], categories: &[u16], rows: usize) -> Vec<Vec<f32>> {
@@ -486,38 +474,40 @@ fn generated_rust_and_c_predict_the_test_split_like_the_trainer() {
 
     // f32 against the trainer, f16 against f32, every precision's AUC against the trainer's.
     let f32_probabilities = rust_f32.probabilities.clone();
-    for (name, outputs, reference, max_relative, max_auc_diff) in [
-        ("f32", &rust_f32, "trainer", Some(1e-6), 1e-5),
-        ("f16", &rust_f16, "f32", Some(2e-3), 0.0005),
-        ("int8", &rust_int8, "trainer", None, 0.001),
+    let trainer_p = ("trainer", &trainer[..]);
+    for (model, reference, within, max_auc_diff) in [
+        (
+            ("f32", &rust_f32.probabilities[..]),
+            trainer_p,
+            Within::Relative(1e-6),
+            1e-5,
+        ),
+        (
+            ("f16", &rust_f16.probabilities[..]),
+            ("f32", &f32_probabilities[..]),
+            Within::Relative(2e-3),
+            0.0005,
+        ),
+        (
+            ("int8", &rust_int8.probabilities[..]),
+            trainer_p,
+            Within::AucOnly,
+            0.001,
+        ),
     ] {
-        for (task, trainer) in trainer.iter().enumerate() {
-            let p = &outputs.probabilities[task];
-            assert_eq!(p.len(), rows, "{name}: rows predicted");
-            let compared = match reference {
-                "f32" => &f32_probabilities[task],
-                _ => trainer,
-            };
-            let (abs, rel) = max_errors(p, compared);
-            let labels = &test.labels[task];
-            let (auc, trainer_auc) = (census::auc(p, labels), census::auc(trainer, labels));
-            eprintln!(
-                "golden_generated: {name} task {task} ({rows} rows, Rust = C): max |p - {reference}| \
-                 {abs:.2e}, max relative to max(p, 1-p) {rel:.2e}, AUC {auc:.6} vs trainer \
-                 {trainer_auc:.6} (diff {:+.6})",
-                auc - trainer_auc
-            );
-            if let Some(bound) = max_relative {
-                assert!(
-                    rel <= bound,
-                    "{name} task {task}: max relative difference from {reference} {rel:e}"
-                );
-            }
-            assert!(
-                (auc - trainer_auc).abs() <= max_auc_diff,
-                "{name} task {task}: AUC {auc} vs trainer {trainer_auc}"
-            );
-        }
+        assert!(
+            model.1.iter().all(|p| p.len() == rows),
+            "{}: rows predicted",
+            model.0
+        );
+        let comparison = Comparison {
+            model,
+            reference,
+            within,
+            auc_reference: trainer_p,
+            max_auc_diff,
+        };
+        comparison.check("golden_generated (Rust = C)", &test.labels);
     }
 
     // Folding the standardisation into the first layer still works, less exactly.

@@ -1,6 +1,8 @@
 //! The C ABI, called from Rust exactly as C calls it: results equal the Rust API's, and every
 //! kind of bad argument gets its own error code instead of undefined behaviour.
 
+#[path = "common/capi_calls.rs"]
+mod capi_calls;
 mod common;
 
 use std::ffi::CStr;
@@ -87,21 +89,7 @@ fn sparse(
     scratch: &mut [f32],
     probs: &mut [f32],
 ) -> i32 {
-    unsafe {
-        ple_predict_sparse_f32(
-            model,
-            numeric.as_ptr(),
-            numeric.len(),
-            cats.as_ptr(),
-            cats.len(),
-            scratch.as_mut_ptr(),
-            scratch.len(),
-            probs.as_mut_ptr(),
-            probs.len(),
-            null_mut(),
-            0,
-        )
-    }
+    capi_calls::sparse(ple_predict_sparse_f32, model, numeric, cats, scratch, probs)
 }
 
 #[test]
@@ -184,21 +172,14 @@ fn f16_models_run_through_the_c_abi() {
     )
     .unwrap();
     let mut probs = vec![0.0; 2];
-    let code = unsafe {
-        ple_predict_sparse_f16(
-            &model,
-            numeric.as_ptr(),
-            3,
-            cats.as_ptr(),
-            2,
-            scratch.as_mut_ptr(),
-            scratch.len(),
-            probs.as_mut_ptr(),
-            2,
-            null_mut(),
-            0,
-        )
-    };
+    let code = capi_calls::sparse(
+        ple_predict_sparse_f16,
+        &model,
+        &numeric,
+        &cats,
+        &mut scratch,
+        &mut probs,
+    );
     assert_eq!(code, PLE_OK);
     assert_eq!(probs, expected);
 }

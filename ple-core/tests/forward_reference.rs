@@ -2,12 +2,42 @@
 
 mod common;
 
-use common::{canonical, nets, reference, row, Rng};
+use common::{canonical, nets, reference, row, Net, Rng};
 use half::f16;
 use ple_core::kernels::scalar::Scalar;
 use ple_core::kernels::Detected;
-use ple_core::{gates_len, pack_f16, pack_f32, packed_len, scratch_len, Input, PleModel};
+use ple_core::{gates_len, pack_f16, pack_f32, packed_len, scratch_len, Input, PleModel, PleShape};
 use proptest::prelude::*;
+
+/// Random canonical parameters of a shape, packed at both precisions.
+struct Packed {
+    params: Vec<f32>,
+    singles: Vec<f32>,
+    halves: Vec<f16>,
+}
+
+impl Packed {
+    fn new(shape: &PleShape<'_>, rng: &mut Rng) -> Self {
+        let params = canonical(shape, rng);
+        let mut singles = vec![0.0f32; packed_len(shape)];
+        let mut halves = vec![f16::ZERO; packed_len(shape)];
+        pack_f32(shape, &params, &mut singles).unwrap();
+        pack_f16(shape, &params, &mut halves).unwrap();
+        Packed {
+            params,
+            singles,
+            halves,
+        }
+    }
+
+    fn f32_model<'a>(&'a self, net: &'a Net) -> PleModel<'a, f32> {
+        PleModel::new(net.shape(), net.layout(), &self.singles).unwrap()
+    }
+
+    fn f16_model<'a>(&'a self, net: &'a Net) -> PleModel<'a, f16> {
+        PleModel::new(net.shape(), net.layout(), &self.halves).unwrap()
+    }
+}
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(if cfg!(miri) { 2 } else { 96 }))]
@@ -16,14 +46,12 @@ proptest! {
     fn f32_engine_matches_the_f64_reference_on_random_networks(net in nets(), seed in any::<u64>()) {
         let shape = net.shape();
         let mut rng = Rng(seed);
-        let params = canonical(&shape, &mut rng);
-        let mut packed = vec![0.0f32; packed_len(&shape)];
-        pack_f32(&shape, &params, &mut packed).unwrap();
-        let model = PleModel::new(shape, net.layout(), &packed).unwrap();
+        let packed = Packed::new(&shape, &mut rng);
+        let (params, model) = (&packed.params, packed.f32_model(&net));
         let mut scratch = vec![f32::NAN; scratch_len(&shape)];
         for _ in 0..4 {
             let (numeric, categories, dense) = row(&net, &mut rng);
-            let expected = reference(&shape, &params, &dense);
+            let expected = reference(&shape, params, &dense);
             let mut probs = vec![0.0; shape.tasks as usize];
             let mut gates = vec![0.0; gates_len(&shape)];
             model
@@ -43,10 +71,8 @@ proptest! {
     fn dense_and_sparse_inputs_give_identical_outputs(net in nets(), seed in any::<u64>()) {
         let shape = net.shape();
         let mut rng = Rng(seed);
-        let params = canonical(&shape, &mut rng);
-        let mut packed = vec![0.0f32; packed_len(&shape)];
-        pack_f32(&shape, &params, &mut packed).unwrap();
-        let model = PleModel::new(shape, net.layout(), &packed).unwrap();
+        let packed = Packed::new(&shape, &mut rng);
+        let model = packed.f32_model(&net);
         let mut scratch = vec![0.0; scratch_len(&shape)];
         let (numeric, categories, dense) = row(&net, &mut rng);
         let tasks = shape.tasks as usize;
@@ -66,13 +92,8 @@ proptest! {
     fn f16_weights_stay_close_to_f32(net in nets(), seed in any::<u64>()) {
         let shape = net.shape();
         let mut rng = Rng(seed);
-        let params = canonical(&shape, &mut rng);
-        let mut packed32 = vec![0.0f32; packed_len(&shape)];
-        let mut packed16 = vec![f16::ZERO; packed_len(&shape)];
-        pack_f32(&shape, &params, &mut packed32).unwrap();
-        pack_f16(&shape, &params, &mut packed16).unwrap();
-        let m32 = PleModel::new(shape, net.layout(), &packed32).unwrap();
-        let m16 = PleModel::new(shape, net.layout(), &packed16).unwrap();
+        let packed = Packed::new(&shape, &mut rng);
+        let (m32, m16) = (packed.f32_model(&net), packed.f16_model(&net));
         let mut scratch = vec![0.0; scratch_len(&shape)];
         let (numeric, categories, _) = row(&net, &mut rng);
         let input = Input::Sparse { numeric: &numeric, categories: &categories };
@@ -127,18 +148,17 @@ fn default_model_matches_the_reference_in_f32_and_f16() {
     };
     assert_eq!(net.shape(), shape);
     let mut rng = Rng(2024);
-    let params = canonical(&shape, &mut rng);
-    let mut packed32 = vec![0.0f32; packed_len(&shape)];
-    let mut packed16 = vec![f16::ZERO; packed_len(&shape)];
-    pack_f32(&shape, &params, &mut packed32).unwrap();
-    pack_f16(&shape, &params, &mut packed16).unwrap();
-    let m32 = PleModel::new(shape, net.layout(), &packed32).unwrap();
-    let m16 = PleModel::new(shape, net.layout(), &packed16).unwrap();
+    let packed = Packed::new(&shape, &mut rng);
+    let (params, m32, m16) = (
+        &packed.params,
+        packed.f32_model(&net),
+        packed.f16_model(&net),
+    );
     let mut scratch = vec![0.0; scratch_len(&shape)];
     let mut worst_f16 = 0.0f32;
     for _ in 0..200 {
         let (numeric, categories, dense) = row(&net, &mut rng);
-        let expected = reference(&shape, &params, &dense);
+        let expected = reference(&shape, params, &dense);
         let input = Input::Sparse {
             numeric: &numeric,
             categories: &categories,

@@ -3,10 +3,11 @@
 //! trainer's arithmetic): dense and sparse, with gates, single rows and batches, every
 //! kernel backend, and through the C ABI. Also its refusals.
 
+#[path = "common/capi_calls.rs"]
+mod capi_calls;
 mod common;
 
-use std::ptr::null_mut;
-
+use capi_calls::sparse;
 use common::{canonical, nets, row, Net, Rng};
 use half::f16;
 use ple_core::capi::*;
@@ -405,41 +406,22 @@ fn c_models_with_tables_standardise_and_bad_tables_are_refused() {
         numeric: &raw,
         categories: &cats,
     };
-    let call32 = |m: &PleModelF32, scratch: &mut [f32], probs: &mut [f32]| unsafe {
-        ple_predict_sparse_f32(
-            m,
-            raw.as_ptr(),
-            3,
-            cats.as_ptr(),
-            2,
-            scratch.as_mut_ptr(),
-            scratch.len(),
-            probs.as_mut_ptr(),
-            probs.len(),
-            null_mut(),
-            0,
-        )
+    let call32 = |m: &PleModelF32, scratch: &mut [f32], probs: &mut [f32]| {
+        sparse(ple_predict_sparse_f32, m, &raw, &cats, scratch, probs)
     };
     let (mut expected, mut probs) = ([0.0f32; 2], [0.0f32; 2]);
     rust.predict(input, &mut scratch, &mut expected).unwrap();
     assert_eq!(call32(&model, &mut scratch, &mut probs), PLE_OK);
     assert_eq!(probs, expected);
     rust16.predict(input, &mut scratch, &mut expected).unwrap();
-    let code = unsafe {
-        ple_predict_sparse_f16(
-            &model16,
-            raw.as_ptr(),
-            3,
-            cats.as_ptr(),
-            2,
-            scratch.as_mut_ptr(),
-            scratch.len(),
-            probs.as_mut_ptr(),
-            2,
-            null_mut(),
-            0,
-        )
-    };
+    let code = sparse(
+        ple_predict_sparse_f16,
+        &model16,
+        &raw,
+        &cats,
+        &mut scratch,
+        &mut probs,
+    );
     assert_eq!(code, PLE_OK);
     assert_eq!(probs, expected);
 
@@ -511,20 +493,13 @@ fn c_models_with_tables_standardise_and_bad_tables_are_refused() {
         numeric_std: tables_and_scratch.as_ptr(),
         ..model
     };
-    let code = unsafe {
-        ple_predict_sparse_f32(
-            &overlapping,
-            raw.as_ptr(),
-            3,
-            cats.as_ptr(),
-            2,
-            tables_and_scratch.as_mut_ptr(),
-            tables_and_scratch.len(),
-            probs.as_mut_ptr(),
-            2,
-            null_mut(),
-            0,
-        )
-    };
+    let code = sparse(
+        ple_predict_sparse_f32,
+        &overlapping,
+        &raw,
+        &cats,
+        &mut tables_and_scratch,
+        &mut probs,
+    );
     assert_eq!(code, PLE_ERR_OVERLAP);
 }
