@@ -2,8 +2,9 @@
 
 use ple_core::int8::category_weights_len;
 use ple_core::int8::kernels::{
-    dot_i16_scalar, dot_pairs_packed, dot_pairs_row, gather_rows_packed, gather_rows_scalar,
-    pack_pairs, unpack_group, Dsp, PortableDsp, ROWS_PER_I16_CHUNK,
+    dense_packed, dense_scalar, dot_i16_scalar, dot_pairs_packed, dot_pairs_row,
+    gather_rows_packed, gather_rows_scalar, pack_activations, pack_pairs, packed_input_words,
+    unpack_group, Dsp, PortableDsp, ROWS_PER_I16_CHUNK,
 };
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -95,6 +96,59 @@ proptest! {
     }
 }
 
+/// A dense layer: `[outputs, inputs]` weights (any `i8`), an input of activations within
+/// `i16` (the packed kernel's domain), sometimes a weight table shorter than the layer.
+fn dense_case() -> impl Strategy<Value = (Vec<i8>, Vec<i32>, usize)> {
+    (0usize..40, 0usize..12, any::<bool>()).prop_flat_map(|(inputs, outputs, short)| {
+        let len = inputs * outputs - usize::from(short && inputs * outputs > 0);
+        (
+            vec(any::<i8>(), len),
+            vec(i32::from(i16::MIN)..=i32::from(i16::MAX), inputs),
+            Just(outputs),
+        )
+    })
+}
+
+/// [`dense_packed`] with its input packed, as the forward pass runs it.
+fn dense_packed_with<D: Dsp>(weights: &[i8], input: &[i32], outputs: usize) -> Vec<i32> {
+    let mut packed = vec![0xdead_beef_u32; packed_input_words(input.len())];
+    pack_activations(input, &mut packed);
+    let mut out = vec![7i32; outputs];
+    dense_packed::<D>(weights, input, &packed, &mut out);
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn packed_dense_equals_scalar_dense((weights, input, outputs) in dense_case()) {
+        let mut scalar = vec![0i32; outputs];
+        dense_scalar(&weights, &input, &mut scalar);
+        prop_assert_eq!(dense_packed_with::<PortableDsp>(&weights, &input, outputs), scalar);
+    }
+
+    #[test]
+    fn packed_activations_pair_the_lanes_of_a_split_weight_word(
+        input in vec(i32::from(i16::MIN)..=i32::from(i16::MAX), 0..40),
+    ) {
+        let mut packed = vec![u32::MAX; packed_input_words(input.len())];
+        pack_activations(&input, &mut packed);
+        for (g, pair) in packed.chunks_exact(2).enumerate() {
+            let at = |k: usize| input.get(4 * g + k).copied().unwrap_or(0) as i16;
+            let lanes = |w: u32| (w as u16 as i16, (w >> 16) as u16 as i16);
+            prop_assert_eq!(lanes(pair[0]), (at(0), at(2)));
+            prop_assert_eq!(lanes(pair[1]), (at(1), at(3)));
+        }
+    }
+
+    #[test]
+    fn sxtb16_is_sxtab16_on_zero(w in any::<u32>()) {
+        prop_assert_eq!(PortableDsp::sxtb16(w), PortableDsp::sxtab16(0, w));
+        prop_assert_eq!(PortableDsp::sxtb16_ror8(w), PortableDsp::sxtab16_ror8(0, w));
+    }
+}
+
 /// On an Arm core with the DSP extension the instructions themselves are compared too.
 #[cfg(all(target_arch = "arm", feature = "arm-dsp"))]
 mod arm {
@@ -107,6 +161,37 @@ mod arm {
             prop_assert_eq!(ArmDsp::sxtab16(acc, w), PortableDsp::sxtab16(acc, w));
             prop_assert_eq!(ArmDsp::sxtab16_ror8(acc, w), PortableDsp::sxtab16_ror8(acc, w));
             prop_assert_eq!(ArmDsp::smlad(acc, w, c), PortableDsp::smlad(acc, w, c));
+            prop_assert_eq!(ArmDsp::sxtb16(w), PortableDsp::sxtb16(w));
+            prop_assert_eq!(ArmDsp::sxtb16_ror8(w), PortableDsp::sxtb16_ror8(w));
+        }
+
+        #[test]
+        fn arm_dense_equals_scalar_dense((weights, input, outputs) in dense_case()) {
+            let mut scalar = vec![0i32; outputs];
+            dense_scalar(&weights, &input, &mut scalar);
+            prop_assert_eq!(dense_packed_with::<ArmDsp>(&weights, &input, outputs), scalar);
+        }
+
+        /// Wide rows: several of the assembly gather's four-word passes, then the rest.
+        #[test]
+        fn arm_gather_of_wide_rows_equals_scalar_gather(
+            (table, starts, outputs) in (16usize..150, 1usize..8).prop_flat_map(|(outputs, rows)| {
+                (
+                    vec(any::<i8>(), category_weights_len(rows, outputs)),
+                    vec(0..rows as u32, 0..=40),
+                    Just(outputs),
+                )
+                    .prop_map(move |(table, picks, outputs)| {
+                        let starts = picks.iter().map(|&r| r * outputs as u32).collect::<Vec<_>>();
+                        (table, starts, outputs)
+                    })
+            })
+        ) {
+            let mut scalar = vec![0i32; outputs];
+            let mut packed = vec![0u32; packed_len(outputs)];
+            gather_rows_scalar(&table, &starts, &mut scalar);
+            ArmDsp::gather_rows(&table, &starts, outputs, &mut packed);
+            prop_assert_eq!(scalar, unpacked(&packed, outputs));
         }
 
         #[test]

@@ -176,7 +176,9 @@ impl Step<'_> {
     }
 
     /// The step for exactly `P` numeric pairs (`x.len() == P`): `out` holds the category
-    /// sums on entry and the outputs on return.
+    /// sums on entry and the outputs on return. The ReLU outputs go through
+    /// [`Dsp::relu_steps`] first (the target's own loop, if it has one), which may leave
+    /// some to the loop here.
     #[inline(never)]
     fn fixed<D: Dsp, const P: usize>(&self, x: &[u32], out: &mut [i32]) {
         let Ok(&x) = <&[u32; P]>::try_from(x) else {
@@ -185,16 +187,33 @@ impl Step<'_> {
         let Ok(pairs) = bytemuck::try_cast_slice::<i16, [i16; 2]>(self.weights) else {
             return;
         };
-        for (out, records, pairs, (lo, hi)) in self.halves(out, pairs, P) {
-            for ((y, record), w) in out.iter_mut().zip(records).zip(pairs.chunks_exact(P)) {
-                let Ok(w) = <&[[i16; 2]; P]>::try_from(w) else {
-                    return;
+        for (relu, (out, records, pairs, (lo, hi))) in
+            [true, false].into_iter().zip(self.halves(out, pairs, P))
+        {
+            let mut from = 0;
+            loop {
+                if relu {
+                    from += D::relu_steps::<P>(
+                        &x,
+                        out.get_mut(from..).unwrap_or(&mut []),
+                        records.get(from..).unwrap_or(&[]),
+                        pairs.get(from * P..).unwrap_or(&[]),
+                    );
+                }
+                let w = pairs.get(from * P..(from + 1) * P).unwrap_or(&[]);
+                let (Some(y), Some(record), Ok(w)) = (
+                    out.get_mut(from),
+                    records.get(from),
+                    <&[[i16; 2]; P]>::try_from(w),
+                ) else {
+                    break;
                 };
                 let mut acc = start(record, *y);
                 for (&xk, &wk) in x.iter().zip(w) {
                     acc = D::smlad(xk, pair_word(wk), acc);
                 }
                 *y = record.requant().apply_clamped(acc, lo, hi);
+                from += 1;
             }
         }
     }
@@ -279,6 +298,38 @@ mod tests {
             }
             fixed!(1 2 3 4 5 6 7 8);
             prop_assert_eq!(fixed, looped);
+        }
+    }
+
+    /// On an Arm core with the DSP extension: the assembly step (`Dsp::relu_steps`), with
+    /// its hand-over to Rust for right shifts below 33, gives the portable bits.
+    #[cfg(all(target_arch = "arm", feature = "arm-dsp"))]
+    mod arm {
+        use super::super::super::kernels::ArmDsp;
+        use super::*;
+
+        proptest! {
+            #[test]
+            fn arm_steps_equal_the_portable_step(
+                (outputs, x, sums, weights, records) in case(),
+                relu_outputs in 0usize..40,
+            ) {
+                let step = Step { weights: &weights, records: &records, relu_outputs };
+                let mut portable = sums.clone();
+                step.looping::<PortableDsp>(&x, &mut portable);
+                let mut arm = sums;
+                prop_assert_eq!(arm.len(), outputs);
+                macro_rules! fixed {
+                    ($($pairs:literal)*) => {
+                        match x.len() {
+                            $($pairs => step.fixed::<ArmDsp, $pairs>(&x, &mut arm),)*
+                            _ => step.looping::<ArmDsp>(&x, &mut arm),
+                        }
+                    };
+                }
+                fixed!(1 2 3 4 5 6 7 8);
+                prop_assert_eq!(arm, portable);
+            }
         }
     }
 }

@@ -6,7 +6,9 @@ use super::fixed::{sigmoid_q15, softmax_q15, ACTIVATION_MAX, LOGIT_LIMIT};
 use super::kernels::ArmDsp;
 #[cfg(all(target_arch = "arm", feature = "arm-dsp"))]
 use super::kernels::Dsp;
-use super::kernels::{dense_scalar, gather_rows_packed, PortableDsp};
+use super::kernels::{
+    dense_packed, dense_scalar, gather_rows_packed, pack_activations, PortableDsp,
+};
 use super::model::{gate_outputs, sparse_outputs, Int8Kernel, Int8Model, ScratchLayout};
 use super::{Int8Error, Int8Input, NO_CATEGORY};
 
@@ -74,6 +76,19 @@ impl<'s> Regions<'s> {
             previous,
         }
     }
+}
+
+/// What one dense layer reads and writes, and the kernels it runs with.
+struct DenseIo<'i, 'o> {
+    input: &'i [i32],
+    out: &'o mut [i32],
+    /// Room for the input packed in lane pairs (the packed kernels).
+    packed: &'o mut [u32],
+    kernel: Int8Kernel,
+}
+
+fn words(slice: &mut [i32]) -> &mut [u32] {
+    bytemuck::cast_slice_mut::<i32, u32>(slice)
 }
 
 /// Position in the dense layers' arrays.
@@ -209,12 +224,13 @@ impl<'a> Int8Model<'a> {
                     copy_into(s.ping, input);
                     for &out_width in units.get(start..).unwrap_or(&[]) {
                         let out_width = out_width as usize;
-                        self.dense(
-                            &mut cursor,
-                            part(s.ping, 0, input_width),
-                            part_mut(s.pong, 0, out_width),
-                            true,
-                        );
+                        let io = DenseIo {
+                            input: part(s.ping, 0, input_width),
+                            out: part_mut(s.pong, 0, out_width),
+                            packed: words(s.packed),
+                            kernel,
+                        };
+                        self.dense(&mut cursor, io, true);
                         core::mem::swap(&mut s.ping, &mut s.pong);
                         input_width = out_width;
                     }
@@ -241,12 +257,13 @@ impl<'a> Int8Model<'a> {
                 } else {
                     let slot = if shared { tasks } else { gate };
                     let out = part_mut(s.gate_logits, 0, gate_width);
-                    self.dense(
-                        &mut cursor,
-                        part(s.previous, slot * width, width),
+                    let io = DenseIo {
+                        input: part(s.previous, slot * width, width),
                         out,
-                        false,
-                    );
+                        packed: words(s.packed),
+                        kernel,
+                    };
+                    self.dense(&mut cursor, io, false);
                     part(s.gate_logits, 0, gate_width)
                 };
                 gate_logit_at += gate_width;
@@ -275,9 +292,12 @@ impl<'a> Int8Model<'a> {
                 } else {
                     tasks * per_task..experts
                 };
-                let members = own.chain(mixed);
+                // The members are two runs of experts, each contiguous in `expert_outputs`.
+                let span = |r: core::ops::Range<usize>| {
+                    part(expert_outputs, r.start * width, r.len() * width)
+                };
                 let dst = part_mut(s.current, gate * width, width);
-                mix(expert_outputs, width, members, weights, gate_ratios, dst);
+                mix([span(own), span(mixed)], weights, gate_ratios, dst);
             }
             core::mem::swap(&mut s.current, &mut s.previous);
         }
@@ -294,21 +314,23 @@ impl<'a> Int8Model<'a> {
             copy_into(s.ping, part(s.previous, task * width, width));
             for &out_width in shape.tower_units {
                 let out_width = out_width as usize;
-                self.dense(
-                    &mut cursor,
-                    part(s.ping, 0, input_width),
-                    part_mut(s.pong, 0, out_width),
-                    true,
-                );
+                let io = DenseIo {
+                    input: part(s.ping, 0, input_width),
+                    out: part_mut(s.pong, 0, out_width),
+                    packed: words(s.packed),
+                    kernel,
+                };
+                self.dense(&mut cursor, io, true);
                 core::mem::swap(&mut s.ping, &mut s.pong);
                 input_width = out_width;
             }
-            self.dense(
-                &mut cursor,
-                part(s.ping, 0, input_width),
-                part_mut(s.pong, 0, 1),
-                false,
-            );
+            let io = DenseIo {
+                input: part(s.ping, 0, input_width),
+                out: part_mut(s.pong, 0, 1),
+                packed: words(s.packed),
+                kernel,
+            };
+            self.dense(&mut cursor, io, false);
             *logit = s.pong.first().copied().unwrap_or(0);
             *probability = sigmoid_q15(*logit);
         }
@@ -317,6 +339,7 @@ impl<'a> Int8Model<'a> {
 
     /// Checks the categories and writes the byte offset of every selected row; returns how
     /// many there are.
+    #[inline(never)]
     fn select_rows(&self, input: &Int8Input<'_>, rows: &mut [i32]) -> Result<usize, Int8Error> {
         let expected = self.numeric_inputs();
         if input.numeric.len() != expected {
@@ -333,26 +356,24 @@ impl<'a> Int8Model<'a> {
         }
         let stride = sparse_outputs(&self.shape);
         let sizes = self.sparse.layout.vocab_sizes;
-        let (mut known, mut first_row) = (0usize, 0usize);
+        let mut slots = rows.iter_mut();
+        // `first`: byte offset of the field's first row. The validated table length bounds
+        // every row offset below `isize::MAX`, and codegen keeps tables far below 2^31 bytes.
+        let (mut known, mut first) = (0usize, 0usize);
         for (field, (&category, &size)) in input.categories.iter().zip(sizes).enumerate() {
-            let row = first_row + usize::from(category);
-            first_row += usize::from(size);
-            if category == NO_CATEGORY {
-                continue;
-            }
-            if category >= size {
+            if category < size {
+                if let Some(slot) = slots.next() {
+                    *slot = (first + usize::from(category) * stride) as i32;
+                    known += 1;
+                }
+            } else if category != NO_CATEGORY {
                 return Err(Int8Error::CategoryOutOfRange {
                     field,
                     category,
                     size: size.into(),
                 });
             }
-            if let Some(slot) = rows.get_mut(known) {
-                // The validated table length bounds every row offset below `isize::MAX`, and
-                // codegen keeps tables far below 2^31 bytes.
-                *slot = (row * stride) as i32;
-                known += 1;
-            }
+            first += usize::from(size) * stride;
         }
         Ok(known)
     }
@@ -384,8 +405,15 @@ impl<'a> Int8Model<'a> {
     }
 
     /// One dense layer from `input` to `out` (whose lengths give the layer's widths), with
-    /// ReLU into activations or without into Q16 logits.
-    fn dense(&self, cursor: &mut Cursor, input: &[i32], out: &mut [i32], relu: bool) {
+    /// ReLU into activations or without into Q16 logits; `packed` is room for the input
+    /// packed in lane pairs, for the packed kernels.
+    fn dense(&self, cursor: &mut Cursor, io: DenseIo<'_, '_>, relu: bool) {
+        let DenseIo {
+            input,
+            out,
+            packed,
+            kernel,
+        } = io;
         let count = input.len() * out.len();
         let weights = self
             .dense
@@ -397,7 +425,18 @@ impl<'a> Int8Model<'a> {
         let requant = self.dense.requant.get(at).unwrap_or(&[]);
         cursor.weights += count;
         cursor.outputs += out.len();
-        dense_scalar(weights, input, out);
+        match kernel {
+            Int8Kernel::Scalar => dense_scalar(weights, input, out),
+            Int8Kernel::PortablePacked => {
+                pack_activations(input, packed);
+                dense_packed::<PortableDsp>(weights, input, packed, out);
+            }
+            #[cfg(all(target_arch = "arm", feature = "arm-dsp"))]
+            Int8Kernel::ArmDsp => {
+                pack_activations(input, packed);
+                dense_packed::<ArmDsp>(weights, input, packed, out);
+            }
+        }
         for (acc, (&b, r)) in out.iter_mut().zip(bias.iter().zip(requant)) {
             let sum = acc.saturating_add(b);
             *acc = if relu {
@@ -421,24 +460,41 @@ fn as_u16(words: &mut [i32], len: usize) -> &mut [u16] {
 }
 
 /// `dst[k] = sum over experts e of weight_e * ratio_e * y_e[k]`, every product rounded back to
-/// the activation format.
-fn mix(
-    experts: &[i32],
-    width: usize,
-    members: impl Iterator<Item = usize>,
-    weights: &[u16],
-    ratios: &[u16],
-    dst: &mut [i32],
-) {
-    dst.fill(0);
-    for ((e, &g), &r) in members.zip(weights).zip(ratios) {
+/// the activation format. The experts are the consecutive outputs (`dst.len()` each) of the
+/// two `spans`, in the order of `weights` and `ratios`.
+fn mix(spans: [&[i32]; 2], weights: &[u16], ratios: &[u16], dst: &mut [i32]) {
+    let width = dst.len().max(1);
+    let [own, shared] = spans;
+    let members = own.chunks_exact(width).chain(shared.chunks_exact(width));
+    let mut first = true;
+    for ((y, &g), &r) in members.zip(weights).zip(ratios) {
         // Both Q15 and at most 2^15: the product fits in u32.
         let w = ((u32::from(g) * u32::from(r) + (1 << 14)) >> 15) as i32;
-        for (d, &y) in dst.iter_mut().zip(part(experts, e * width, width)) {
-            // The weights sum to at most 2^15 + experts, activations are below 2^15: no
-            // overflow for any shape; wrapping keeps that free of debug checks.
+        // The weights sum to at most 2^15 + experts, activations are below 2^15: no
+        // overflow for any shape; wrapping keeps that free of debug checks.
+        if first {
+            for (d, &y) in dst.iter_mut().zip(y) {
+                *d = w.wrapping_mul(y);
+            }
+            first = false;
+            continue;
+        }
+        let mut d4 = dst.chunks_exact_mut(4);
+        let mut y4 = y.chunks_exact(4);
+        for (d, y) in (&mut d4).zip(&mut y4) {
+            if let ([d0, d1, d2, d3], &[y0, y1, y2, y3]) = (d, y) {
+                *d0 = d0.wrapping_add(w.wrapping_mul(y0));
+                *d1 = d1.wrapping_add(w.wrapping_mul(y1));
+                *d2 = d2.wrapping_add(w.wrapping_mul(y2));
+                *d3 = d3.wrapping_add(w.wrapping_mul(y3));
+            }
+        }
+        for (d, &y) in d4.into_remainder().iter_mut().zip(y4.remainder()) {
             *d = d.wrapping_add(w.wrapping_mul(y));
         }
+    }
+    if first {
+        dst.fill(0);
     }
     for d in dst.iter_mut() {
         *d = ((*d + (1 << 14)) >> 15).min(ACTIVATION_MAX);

@@ -28,6 +28,34 @@ pub trait Dsp {
     fn sxtab16_ror8(acc: u32, w: u32) -> u32;
     /// `SMLAD`: `acc + lo(a) * lo(b) + hi(a) * hi(b)` on signed 16-bit lanes, wrapping.
     fn smlad(a: u32, b: u32, acc: i32) -> i32;
+    /// `SXTB16 w`: bytes 0 and 2 of `w` sign-extended into the low and high 16-bit lanes.
+    #[inline(always)]
+    fn sxtb16(w: u32) -> u32 {
+        Self::sxtab16(0, w)
+    }
+    /// `SXTB16 w, ROR #8`: the same with bytes 1 and 3.
+    #[inline(always)]
+    fn sxtb16_ror8(w: u32) -> u32 {
+        Self::sxtab16_ror8(0, w)
+    }
+
+    /// The first layer's ReLU outputs from the first of `out` on (category sums in, the
+    /// per-output step of the [module documentation](super) out), as this target runs them
+    /// best; returns how many it computed, the caller computes the rest. The portable form
+    /// computes none.
+    #[inline(always)]
+    fn relu_steps<const P: usize>(
+        x: &[u32; P],
+        out: &mut [i32],
+        records: &[super::SparseOutput],
+        weights: &[[i16; 2]],
+    ) -> usize
+    where
+        Self: Sized,
+    {
+        let _ = (x, out, records, weights);
+        0
+    }
 
     /// The packed gather ([`gather_rows_packed`]) as this target runs it best.
     #[inline(always)]
@@ -106,20 +134,60 @@ impl Dsp for ArmDsp {
         out
     }
 
+    #[inline(always)]
+    fn sxtb16(w: u32) -> u32 {
+        let out: u32;
+        // SAFETY: as in `sxtab16`.
+        unsafe {
+            core::arch::asm!("sxtb16 {o}, {w}", o = lateout(reg) out, w = in(reg) w,
+                options(pure, nomem, nostack, preserves_flags));
+        }
+        out
+    }
+
+    #[inline(always)]
+    fn sxtb16_ror8(w: u32) -> u32 {
+        let out: u32;
+        // SAFETY: as in `sxtab16`.
+        unsafe {
+            core::arch::asm!("sxtb16 {o}, {w}, ror #8", o = lateout(reg) out, w = in(reg) w,
+                options(pure, nomem, nostack, preserves_flags));
+        }
+        out
+    }
+
+    #[inline(always)]
+    fn relu_steps<const P: usize>(
+        x: &[u32; P],
+        out: &mut [i32],
+        records: &[super::SparseOutput],
+        weights: &[[i16; 2]],
+    ) -> usize {
+        super::arm_dsp::relu_steps(x, out, records, weights)
+    }
+
     /// Checks every row once, then reads weight words without bounds checks: this is the
     /// hot loop of an int8 inference on a Cortex-M4 (29 rows of 138 weights for the default
-    /// model), where a check per word would cost as much as the additions themselves.
+    /// model), where a check per word would cost as much as the additions themselves. The
+    /// whole passes of four words run in assembly ([`super::arm_dsp`]), the rest here.
     #[inline(always)]
     fn gather_rows(table: &[i8], row_starts: &[u32], outputs: usize, packed: &mut [u32]) {
         if !rows_fit(table, row_starts, outputs) {
             gather_rows_packed::<Self>(table, row_starts, outputs, packed);
             return;
         }
+        let done = super::arm_dsp::gather_passes(table, row_starts, outputs, packed);
+        // `done` packed words hold the sums of the first `2 * done` outputs.
+        let skip = 2 * done;
+        let packed = packed.get_mut(done..).unwrap_or(&mut []);
+        let outputs = outputs.saturating_sub(skip);
         let base = table.as_ptr();
         let word = |start: u32, at: usize| -> u32 {
             // SAFETY: `start` is one of `row_starts`, whose rows each end, rounded up to a
             // word, inside `table` (checked above); `gather_blocks` keeps `at + 4` within
-            // that rounded-up row. Unaligned reads are done with `read_unaligned`.
+            // the rest of that rounded-up row after the first `skip` bytes. Unaligned reads
+            // are done with `read_unaligned`.
+            let at = skip + at;
             let bytes = unsafe { base.add(start as usize + at).cast::<u32>().read_unaligned() };
             u32::from_le(bytes)
         };
@@ -314,5 +382,67 @@ pub fn dense_scalar(weights: &[i8], input: &[i32], out: &mut [i32]) {
         *acc = row.iter().zip(input).fold(0i32, |a, (&w, &x)| {
             a.wrapping_add(x.wrapping_mul(i32::from(w)))
         });
+    }
+}
+
+/// Words [`dense_packed`] needs for a layer of `inputs` inputs.
+pub const fn packed_input_words(inputs: usize) -> usize {
+    inputs.div_ceil(4) * 2
+}
+
+/// Packs a dense layer's input (activations, each within `i16`) as [`dense_packed`] reads
+/// it: for every four inputs `4g..4g + 4`, word `2g` holds inputs `4g` (low lane) and
+/// `4g + 2` (high lane), word `2g + 1` inputs `4g + 1` and `4g + 3`; the lanes of a last
+/// partial group that have no input are 0. The same lane order as a weight word split by
+/// `SXTB16` and `SXTB16 ROR #8`, so that each `SMLAD` multiplies matching pairs.
+pub fn pack_activations(input: &[i32], words: &mut [u32]) {
+    let lane = |v: i32| u32::from(v as u16);
+    let mut groups = input.chunks_exact(4);
+    let mut pairs = words.chunks_exact_mut(2);
+    for (group, pair) in (&mut groups).zip(&mut pairs) {
+        if let (&[a, b, c, d], [even, odd]) = (group, pair) {
+            *even = lane(a) | (lane(c) << 16);
+            *odd = lane(b) | (lane(d) << 16);
+        }
+    }
+    let rest = groups.remainder();
+    if let (false, Some([even, odd])) = (rest.is_empty(), pairs.next()) {
+        let at = |k: usize| rest.get(k).copied().map_or(0, lane);
+        *even = at(0) | (at(2) << 16);
+        *odd = at(1) | (at(3) << 16);
+    }
+}
+
+/// [`dense_scalar`] with two multiply-accumulates per `SMLAD`: each weight word (four `i8`
+/// weights, read unaligned) is split into two lane pairs by `SXTB16` and `SXTB16 ROR #8`
+/// and multiplied with the input packed by [`pack_activations`]; a last partial group of
+/// inputs takes the scalar form. `inputs` is the layer's input width (each output's weight
+/// row); `input` holds the same values unpacked, for that last group.
+///
+/// Equal to [`dense_scalar`] bit for bit when every input lies within `i16` (both wrap in
+/// `i32`, and wrapping sums do not depend on their order): the forward pass only feeds it
+/// activations, which are within `0..=32767`.
+#[inline]
+pub fn dense_packed<D: Dsp>(weights: &[i8], input: &[i32], packed: &[u32], out: &mut [i32]) {
+    let inputs = input.len();
+    let full = 4 * (inputs / 4);
+    let packed = packed.get(..full / 2).unwrap_or(&[]);
+    let tail = input.get(full..).unwrap_or(&[]);
+    let mut rows = weights.chunks_exact(inputs.max(1));
+    for acc in out.iter_mut() {
+        let row = rows.next().unwrap_or(&[]);
+        let (groups, rest) = row.split_at_checked(full).unwrap_or((&[], &[]));
+        let mut sum = 0i32;
+        for (w, x) in groups.chunks_exact(4).zip(packed.chunks_exact(2)) {
+            if let (&[a, b, c, d], &[even, odd]) = (w, x) {
+                let w = u32::from_le_bytes([a as u8, b as u8, c as u8, d as u8]);
+                sum = D::smlad(even, D::sxtb16(w), sum);
+                sum = D::smlad(odd, D::sxtb16_ror8(w), sum);
+            }
+        }
+        for (&w, &x) in rest.iter().zip(tail) {
+            sum = sum.wrapping_add(x.wrapping_mul(i32::from(w)));
+        }
+        *acc = sum;
     }
 }

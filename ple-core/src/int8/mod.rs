@@ -49,13 +49,22 @@
 //!   that the dot product is a straight run of `SMLAD`s; [`Int8Model::predict`] picks the
 //!   step at run time, [`Int8Model::predict_fixed`] at compile time (a firmware built for one
 //!   model links one step only).
+//! - On Arm cores with the DSP extension (feature `arm-dsp`) the two hot loops are Thumb-2
+//!   assembly functions that use every register: the gather in passes of four weight words
+//!   (eight `SXTAB16` accumulators), and the step of the expert outputs with the numeric
+//!   words held in registers (`SMLAD`, `SMMUL`, `USAT`; 32 instructions an output for
+//!   Census). They compute exactly what the portable code computes, which their twin tests
+//!   check under `qemu-arm`; an output whose requantisation needs the 64-bit form (a right
+//!   shift below 33) is handed back to the Rust step.
 //!
 //! # Activations, requantisation, gates
 //!
 //! Activations after a ReLU are non-negative `i16` values (`0..=32767`) with one scale per
 //! tensor, calibrated on training rows (their largest value maps to 32767). A dense layer
 //! multiplies them by `i8` weights with per-output-channel symmetric scales and accumulates in
-//! `i32` (exact for up to [`MAX_DENSE_INPUTS`] inputs), adds an `i32` bias (saturating), and
+//! `i32` (exact for up to [`MAX_DENSE_INPUTS`] inputs; with the packed kernels, two
+//! multiply-accumulates per `SMLAD`: a word of four weights split by `SXTB16` into two lane
+//! pairs, against the input packed in the same lane order), adds an `i32` bias (saturating), and
 //! requantises with a fixed-point multiplier ([`Requant`]: a 31-bit mantissa and a right
 //! shift, one 32x32->64 multiply, as in TFLite and CMSIS-NN) to the next activation scale,
 //! clamping to `0..=32767` (the ReLU) or, for gate and output layers, to a Q16 logit.
@@ -75,6 +84,8 @@
 //! Q15 values too.
 #![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::panic)]
 
+#[cfg(all(target_arch = "arm", feature = "arm-dsp"))]
+mod arm_dsp;
 mod first_layer;
 pub mod fixed;
 mod forward;

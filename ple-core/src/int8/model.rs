@@ -231,10 +231,17 @@ impl ScratchLayout {
     }
 }
 
-/// Words of the first layer's category sums packed as `i16` pairs: two words per four
-/// outputs.
+/// Words of the region that holds the first layer's category sums packed as `i16` pairs
+/// (two words per four outputs) and, once the first layer is done, the input of each dense
+/// layer packed the same way ([`super::kernels::pack_activations`]).
 pub(super) const fn packed_words(shape: &PleShape<'_>) -> usize {
-    sparse_outputs(shape).div_ceil(4) * 2
+    let sums = sparse_outputs(shape).div_ceil(4) * 2;
+    let inputs = super::kernels::packed_input_words(max_units(shape));
+    if sums > inputs {
+        sums
+    } else {
+        inputs
+    }
 }
 
 /// Scratch words (`i32`) a prediction needs for a model of `shape` with `numeric` numeric
