@@ -106,11 +106,22 @@ impl ToTokens for SparseOutputArray<'_> {
 /// The layer values, `model()`, `SCRATCH_WORDS`, the fixed-point conversion and `predict`.
 pub struct Int8ModelItems {
     pub numeric_frac_bits: u8,
+    /// Numeric columns of the model: `predict` calls the first layer's step compiled for
+    /// their pairs ([`ple_core::int8::Int8Model::predict_fixed`], one to eight pairs), so
+    /// that a firmware links one step instead of one per width.
+    pub numeric: usize,
 }
 
 impl ToTokens for Int8ModelItems {
     fn to_tokens(&self, tokens: &mut TokenStream) {
         let frac_bits = Literal::u8_unsuffixed(self.numeric_frac_bits);
+        let pairs = self.numeric.div_ceil(2);
+        let call = if (1..=8).contains(&pairs) {
+            let pairs = Literal::usize_unsuffixed(pairs);
+            quote! { model.predict_fixed::<#pairs>(&input, scratch, &mut logits, &mut probabilities)?; }
+        } else {
+            quote! { model.predict(&input, scratch, &mut logits, &mut probabilities)?; }
+        };
         tokens.extend(quote! {
             /// Numeric inputs are given as `round(raw * 2^NUMERIC_FRAC_BITS)`.
             pub const NUMERIC_FRAC_BITS: u8 = #frac_bits;
@@ -161,7 +172,7 @@ impl ToTokens for Int8ModelItems {
                 ) -> Result<[u16; TASKS], ::ple_core::int8::Int8Error> {
                     let input = ::ple_core::int8::Int8Input { numeric, categories };
                     let (mut logits, mut probabilities) = ([0; TASKS], [0; TASKS]);
-                    model.predict(&input, scratch, &mut logits, &mut probabilities)?;
+                    #call
                     Ok(probabilities)
                 }
         });
@@ -228,6 +239,7 @@ pub(super) fn items(params: &Int8Params) -> TokenStream {
     ];
     let model = Int8ModelItems {
         numeric_frac_bits: params.numeric_frac_bits,
+        numeric: params.numeric as usize,
     };
     quote! { #(#arrays)* #model }
 }
@@ -296,6 +308,7 @@ mod tests {
     fn int8_model_items_validate_at_run_time_and_predict_in_q15() {
         let tokens = Int8ModelItems {
             numeric_frac_bits: 12,
+            numeric: 11,
         }
         .to_token_stream()
         .to_string();
@@ -307,5 +320,31 @@ mod tests {
         assert!(tokens.contains(
             &quote! { -> Result<[u16; TASKS], ::ple_core::int8::Int8Error> }.to_string()
         ));
+    }
+
+    #[test]
+    fn predict_calls_the_step_fixed_to_the_numeric_width_when_there_is_one() {
+        let items = |numeric| {
+            Int8ModelItems {
+                numeric_frac_bits: 12,
+                numeric,
+            }
+            .to_token_stream()
+            .to_string()
+        };
+        let fixed = |pairs: usize| {
+            let pairs = Literal::usize_unsuffixed(pairs);
+            quote! { model.predict_fixed::<#pairs>(&input, scratch, &mut logits, &mut probabilities)?; }
+                .to_string()
+        };
+        let dynamic = quote! { model.predict(&input, scratch, &mut logits, &mut probabilities)?; }
+            .to_string();
+        assert!(items(11).contains(&fixed(6)));
+        assert!(items(1).contains(&fixed(1)));
+        assert!(items(16).contains(&fixed(8)));
+        for numeric in [0, 17] {
+            let tokens = items(numeric);
+            assert!(tokens.contains(&dynamic) && !tokens.contains("predict_fixed"));
+        }
     }
 }
