@@ -52,7 +52,7 @@
 //! - On Arm cores with the DSP extension (feature `arm-dsp`) the two hot loops are Thumb-2
 //!   assembly functions that use every register: the gather in passes of four weight words
 //!   (eight `SXTAB16` accumulators), and the step of the expert outputs with the numeric
-//!   words held in registers (`SMLAD`, `SMMUL`, `USAT`; 32 instructions an output for
+//!   words held in registers (`SMLAD`, `SMMUL`, `USAT`; 30 instructions an output for
 //!   Census). They compute exactly what the portable code computes, which their twin tests
 //!   check under `qemu-arm`; an output whose requantisation needs the 64-bit form (a right
 //!   shift below 33) is handed back to the Rust step.
