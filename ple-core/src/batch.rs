@@ -102,7 +102,7 @@ fn row_count<W: Weight>(
 ) -> Result<usize, PleError> {
     let whole = |len: usize, width: usize| match width {
         0 => Ok(None),
-        w if len % w == 0 => Ok(Some(len / w)),
+        w if len.is_multiple_of(w) => Ok(Some(len / w)),
         _ => Err(PleError::InputLength),
     };
     match *input {

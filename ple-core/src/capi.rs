@@ -208,7 +208,7 @@ fn check_ptr<T>(ptr: *const T, len: usize) -> Result<(), i32> {
     if ptr.is_null() {
         return Err(PLE_ERR_NULL);
     }
-    if (ptr as usize) % core::mem::align_of::<T>() != 0
+    if !(ptr as usize).is_multiple_of(core::mem::align_of::<T>())
         || len > isize::MAX as usize / size_of::<T>().max(1)
     {
         return Err(PLE_ERR_POINTER);

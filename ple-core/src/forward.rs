@@ -759,7 +759,7 @@ pub(crate) fn levels<W: Weight, K: Kernels<W>>(
     // `previous` is the first half of the level region after an even number of levels.
     let region = to_index(group_len + experts_len + hidden_len)?;
     Ok(region
-        + if s.levels % 2 == 0 {
+        + if s.levels.is_multiple_of(2) {
             0
         } else {
             to_index(levels_len / 2)?

@@ -313,7 +313,7 @@ impl Trainer {
             let all = 0..self.net.param_len();
             self.adam.update(&mut self.params, &mut self.grad, all);
         }
-        if !self.average.is_empty() && self.adam.step % EMA_EVERY == 0 {
+        if !self.average.is_empty() && self.adam.step.is_multiple_of(EMA_EVERY) {
             let keep = f64::from(self.config.ema_decay).powi(EMA_EVERY as i32);
             let blend = (1.0 - keep) as f32;
             for (a, &p) in self.average.iter_mut().zip(&self.params) {

@@ -23,12 +23,12 @@ pub fn record(seed: usize) -> Vec<String> {
     fields[column_index("instance_weight")] = format!(" {}.{}", 1000 + seed, seed % 100);
     // Integer-valued categories, so that the vocabulary sorts numerically.
     fields[column_index("det_ind_code")] = format!(" {}", (seed * 7) % 12);
-    fields[column_index("marital_stat")] = if seed % 2 == 0 {
+    fields[column_index("marital_stat")] = if seed.is_multiple_of(2) {
         " Never married".into()
     } else {
         " Divorced".into()
     };
-    fields[column_index("income_50k")] = if seed % 5 == 0 {
+    fields[column_index("income_50k")] = if seed.is_multiple_of(5) {
         " 50000+.".into()
     } else {
         " - 50000.".into()

@@ -85,7 +85,7 @@ const FIRST_SPARE_WORD: usize = size_of::<Contents>() / size_of::<u64>();
 
 const _: () = assert!(
     size_of::<Contents>() <= size_of::<PleInt8Handle>()
-        && size_of::<Contents>() % size_of::<u64>() == 0
+        && size_of::<Contents>().is_multiple_of(size_of::<u64>())
         && size_of::<Contents>() == 22 * size_of::<u64>() + 12 * size_of::<*const u8>()
         && align_of::<Contents>() <= align_of::<PleInt8Handle>()
 );

@@ -59,7 +59,7 @@ impl Tiles for f16 {
         let xs = x.as_ptr();
         // Every row's start is word-aligned when the matrix's is and a row is a whole
         // number of words.
-        let rest = if rows > 0 && (w as usize) % 4 == 0 && n % 2 == 0 {
+        let rest = if rows > 0 && (w as usize).is_multiple_of(4) && n.is_multiple_of(2) {
             // SAFETY (every tile): `rows` rows of `n` values from `w`, columns
             // `j..j + width` inside them and inside `out`; `rows > 0` values of `x`.
             unsafe {

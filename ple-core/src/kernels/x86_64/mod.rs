@@ -1,5 +1,6 @@
 //! AVX2 + FMA kernels for x86_64, with F16C to widen `f16` weights, and with the `avx512`
-//! feature, on CPUs that also have AVX-512F, a sixteen-lane first layer (`Avx512`).
+//! feature (on by default), on CPUs that also have AVX-512F, a sixteen-lane first layer
+//! (`Avx512`).
 //!
 //! [`Avx2::new`] and `Avx512::new` are the only ways to get the kernels, and they return
 //! `None` unless the CPU has every feature they use: at run time with the `std` feature,
@@ -47,7 +48,7 @@ impl Avx2 {
 
 /// The AVX2 kernels with the first layer on sixteen lanes (AVX-512F): bit-identical to
 /// [`Avx2`], with half its vector operations in the sparse first layer. Behind the `avx512`
-/// feature, since Rust has the AVX-512 intrinsics only from 1.89.
+/// feature (a default one), so a build can leave it out.
 #[cfg(feature = "avx512")]
 #[derive(Clone, Copy, Debug)]
 pub struct Avx512 {
