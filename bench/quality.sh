@@ -3,9 +3,10 @@
 # ple-train: Single-task, MMoE, CGC (= PLE with one level) and PLE with two levels, each
 # trained on the same split with seeds 2020, 1 and 2, one training at a time. The test AUCs
 # reported are those of the best epoch by mean validation AUC (ple-train's selection).
-# Writes bench/results/quality.{json,md} and, for the first seed of each model, the picture of
+# Writes bench/results/quality.{json,md} and, for the first seed of each model, the pictures of
 # its mean gate weights over the test split (bench/results/quality.gates-<preset>.svg, ple-train's
-# gate_usage.svg). Needs only bash, cargo and python3's standard library.
+# gate_usage.svg) and of its loss and AUC per epoch (quality.curves-<preset>.svg, ple-train's
+# training_curves.svg). Needs only bash, cargo and python3's standard library.
 #
 # Usage: bench/quality.sh [--epochs N] [--seeds "2020 1 2"] [--work DIR]
 set -euo pipefail
@@ -117,9 +118,10 @@ result = {
 results = bench_dir / "results"
 results.mkdir(exist_ok=True)
 for preset, _, _ in ROWS:
-    svg = work / f"{preset}-{seeds[0]}" / "gate_usage.svg"
-    if svg.exists():
-        shutil.copyfile(svg, results / f"quality.gates-{preset}.svg")
+    for picture, name in (("gate_usage.svg", "gates"), ("training_curves.svg", "curves")):
+        svg = work / f"{preset}-{seeds[0]}" / picture
+        if svg.exists():
+            shutil.copyfile(svg, results / f"quality.{name}-{preset}.svg")
 (results / "quality.json").write_text(json.dumps(result, indent=2) + "\n")
 
 def fmt(stats):
@@ -150,6 +152,8 @@ lines += [
     "",
     f"Mean gate weights over the test split, seed {seeds[0]}: "
     + ", ".join(f"[{r['preset']}](quality.gates-{r['preset']}.svg)" for r in rows) + ".",
+    f"Training loss and validation AUC per epoch, seed {seeds[0]}: "
+    + ", ".join(f"[{r['preset']}](quality.curves-{r['preset']}.svg)" for r in rows) + ".",
     "",
 ]
 (results / "quality.md").write_text("\n".join(lines))
