@@ -22,7 +22,7 @@
 use core::fmt;
 
 use crate::error::PleError;
-use crate::forward::{all_finite, check_input, copy, level0_group, levels, relu, sigmoid, Cursor};
+use crate::forward::{check_input, copy, level0_group, levels, sigmoid, Cursor};
 use crate::input::{Input, UNKNOWN_CATEGORY};
 use crate::kernels::{Detected, Kernels, RowTile};
 use crate::model::PleModel;
@@ -131,8 +131,12 @@ fn row_count<W: Weight>(
 /// branches over all the values (finite: not the all-ones exponent; a category valid:
 /// `c + 1 <= vocabulary` with the unknown category wrapping to 0). Only when it fails does
 /// the batch go row by row to find the first bad row and its error.
-fn all_valid<W: Weight>(model: &PleModel<'_, W>, input: &BatchInput<'_>) -> bool {
-    let finite = all_finite;
+fn all_valid<W: Weight, K: Kernels<W>>(
+    kernels: &K,
+    model: &PleModel<'_, W>,
+    input: &BatchInput<'_>,
+) -> bool {
+    let finite = |values: &[f32]| kernels.all_finite(values);
     match *input {
         BatchInput::Dense(x) => finite(x),
         BatchInput::Sparse {
@@ -204,7 +208,7 @@ impl<W: Weight> PleModel<'_, W> {
         if scratch.len() < batch_scratch_len(&s, rows) {
             return Err(PleError::ScratchLength.into());
         }
-        if !all_valid(self, &input) {
+        if !all_valid(kernels, self, &input) {
             for r in 0..rows {
                 check_input(self, &row(self, &input, r)).map_err(|error| BatchError {
                     row: Some(r),
@@ -306,7 +310,7 @@ fn flat_tile<W: Weight, K: Kernels<W>>(
         let (experts_out, gates) = group
             .split_at_mut_checked(experts)
             .ok_or(PleError::ScratchLength)?;
-        relu(experts_out);
+        kernels.relu(experts_out);
         let gates = gates
             .get_mut(..tasks * gate_width)
             .ok_or(PleError::ScratchLength)?;
@@ -579,7 +583,7 @@ fn tower_rows<W: Weight, K: Kernels<W>>(
         };
         kernels.layer_rows(src, w, bias, dst, tile);
         for out in dst.chunks_mut(b.hidden) {
-            relu(out.get_mut(..width).unwrap_or(&mut []));
+            kernels.relu(out.get_mut(..width).unwrap_or(&mut []));
         }
         (at, inputs) = (next, width);
     }

@@ -219,22 +219,10 @@ pub(crate) fn check_input<W: Weight>(
     }
 }
 
-/// Whether no value is infinite or NaN (the all-ones exponent), in one pass without
-/// branches, eight independent lanes that the compiler turns into vector operations: a
-/// dense row is 499 values.
+/// Whether no value is infinite or NaN: the portable kernel's branch-free pass (the batch
+/// path checks with the CPU's kernels).
 pub(crate) fn all_finite(values: &[f32]) -> bool {
-    // The exponent plus one carries into the top bit exactly when it is all ones.
-    const EXPONENT: u32 = 0x7f80_0000;
-    let carry = |v: &f32| (v.to_bits() & EXPONENT).wrapping_add(0x0080_0000);
-    let mut lanes = [0u32; 8];
-    let mut chunks = values.chunks_exact(8);
-    for chunk in &mut chunks {
-        for (lane, v) in lanes.iter_mut().zip(chunk) {
-            *lane |= carry(v);
-        }
-    }
-    let rest = chunks.remainder().iter().fold(0, |any, v| any | carry(v));
-    lanes.iter().fold(rest, |any, &lane| any | lane) & 0x8000_0000 == 0
+    crate::kernels::scalar::all_finite(values)
 }
 
 /// Category rows handed to the fused first-layer kernel at once (a fixed stack array,

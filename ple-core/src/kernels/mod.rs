@@ -6,8 +6,9 @@
 //! ([`Kernels::layer`], [`Kernels::sparse_layer`], [`Kernels::layer_rows`]) fuse them with the
 //! bias, [`Kernels::exp`] vectorises libm's `expf` for the softmax and sigmoid, and
 //! [`Kernels::nonzero`] finds the few non-zero columns of a dense one-hot input;
-//! [`Kernels::mix`] is the gates' weighted sum of expert outputs. Everything else (ReLU, the
-//! softmax around its exponentials) touches a few dozen values and stays portable.
+//! [`Kernels::mix`] is the gates' weighted sum of expert outputs, [`Kernels::relu`] the experts'
+//! activation and [`Kernels::all_finite`] the validation of dense rows. Everything else (the
+//! softmax around its exponentials) touches a few values per row and stays portable.
 //!
 //! Like `memchr`, the crate always has the portable [`scalar`] kernels; the architecture
 //! modules offer SIMD twins of the same kernels through safe constructors that return `None`
@@ -102,6 +103,18 @@ pub trait Kernels<W: Weight> {
     /// are not scanned.
     fn nonzero(&self, values: &[f32], start: usize, found: &mut [u32]) -> (usize, usize) {
         scalar::nonzero(values, start, found)
+    }
+
+    /// `v = max(v, 0)` for every value, a NaN and both zeros giving `+0.0`: the experts'
+    /// ReLU.
+    fn relu(&self, values: &mut [f32]) {
+        scalar::relu(values);
+    }
+
+    /// Whether every value is finite (neither infinite nor NaN): the validation of a batch of
+    /// dense rows.
+    fn all_finite(&self, values: &[f32]) -> bool {
+        scalar::all_finite(values)
     }
 
     /// [`layer`](Self::layer) for several rows at once (a small matrix product): row `r`
@@ -272,6 +285,16 @@ macro_rules! dispatch {
             #[inline]
             fn nonzero(&self, values: &[f32], start: usize, found: &mut [u32]) -> (usize, usize) {
                 dispatch!(self, k => Kernels::<$w>::nonzero(k, values, start, found))
+            }
+
+            #[inline]
+            fn relu(&self, values: &mut [f32]) {
+                dispatch!(self, k => Kernels::<$w>::relu(k, values))
+            }
+
+            #[inline]
+            fn all_finite(&self, values: &[f32]) -> bool {
+                dispatch!(self, k => Kernels::<$w>::all_finite(k, values))
             }
 
             #[inline]

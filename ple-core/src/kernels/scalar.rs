@@ -37,6 +37,30 @@ impl<W: Weight> Kernels<W> for Scalar {
     }
 }
 
+/// [`Kernels::relu`]: `max(v, 0)` with a NaN and both zeros giving `+0.0`.
+pub(crate) fn relu(values: &mut [f32]) {
+    for v in values {
+        *v = if *v > 0.0 { *v } else { 0.0 };
+    }
+}
+
+/// [`Kernels::all_finite`]: no value has the all-ones exponent (infinity or NaN). The
+/// exponent plus one carries into the top bit exactly when it is all ones; eight lanes of
+/// ORs without branches.
+pub(crate) fn all_finite(values: &[f32]) -> bool {
+    const EXPONENT: u32 = 0x7f80_0000;
+    let carry = |v: &f32| (v.to_bits() & EXPONENT).wrapping_add(0x0080_0000);
+    let mut lanes = [0u32; 8];
+    let mut chunks = values.chunks_exact(8);
+    for chunk in &mut chunks {
+        for (lane, v) in lanes.iter_mut().zip(chunk) {
+            *lane |= carry(v);
+        }
+    }
+    let rest = chunks.remainder().iter().fold(0, |any, v| any | carry(v));
+    lanes.iter().fold(rest, |any, &lane| any | lane) & 0x8000_0000 == 0
+}
+
 /// [`Kernels::exp`] value by value with libm.
 pub(crate) fn exp(values: &mut [f32]) {
     for v in values {

@@ -291,6 +291,43 @@ fn check_nonzero<K: Kernels<f32>>(
     Ok(())
 }
 
+/// Values for the element-wise kernels: any bit pattern (NaNs, infinities, both zeros)
+/// among ordinary ones, so that a lane of every kind meets the vector and the scalar tail.
+fn elementwise_case() -> impl Strategy<Value = Vec<f32>> {
+    let value = prop_oneof![
+        4 => -10.0f32..10.0,
+        1 => Just(-0.0f32),
+        1 => Just(0.0f32),
+        1 => Just(f32::INFINITY),
+        1 => Just(f32::NEG_INFINITY),
+        1 => any::<f32>(),
+    ];
+    prop::collection::vec(value, 0..70)
+}
+
+fn check_relu<K: Kernels<f32>>(kernels: &K, values: &[f32]) -> Result<(), TestCaseError> {
+    let mut expected = values.to_vec();
+    super::scalar::relu(&mut expected);
+    let mut actual = values.to_vec();
+    kernels.relu(&mut actual);
+    prop_assert_eq!(bits(&actual), bits(&expected));
+    Ok(())
+}
+
+/// `kernels.all_finite` agrees with the scalar twin and with `f32::is_finite`, on the values
+/// as drawn and with every non-finite value replaced by a finite one.
+fn check_all_finite<K: Kernels<f32>>(kernels: &K, values: &[f32]) -> Result<(), TestCaseError> {
+    let expected = values.iter().all(|v| v.is_finite());
+    prop_assert_eq!(super::scalar::all_finite(values), expected);
+    prop_assert_eq!(kernels.all_finite(values), expected);
+    let finite: Vec<f32> = values
+        .iter()
+        .map(|&v| if v.is_finite() { v } else { 1.0 })
+        .collect();
+    prop_assert!(kernels.all_finite(&finite));
+    Ok(())
+}
+
 fn halves(values: &[f32]) -> Vec<f16> {
     values.iter().map(|&v| f16::from_f32(v)).collect()
 }
@@ -362,6 +399,16 @@ macro_rules! twin_tests {
                 #[test]
                 fn mix_matches_scalar_exactly((weights, experts, out) in mix_case()) {
                     check_mix(&kernels_or_skip!(), &weights, &experts, &out)?;
+                }
+
+                #[test]
+                fn relu_matches_scalar_exactly(values in elementwise_case()) {
+                    check_relu(&kernels_or_skip!(), &values)?;
+                }
+
+                #[test]
+                fn all_finite_matches_scalar(values in elementwise_case()) {
+                    check_all_finite(&kernels_or_skip!(), &values)?;
                 }
 
                 #[test]

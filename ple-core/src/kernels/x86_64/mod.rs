@@ -10,6 +10,7 @@
 mod add_row;
 #[cfg(feature = "avx512")]
 mod avx512;
+mod elementwise;
 mod exp;
 mod gemv;
 mod layer;
@@ -142,6 +143,18 @@ macro_rules! avx2_kernels {
             }
 
             #[inline]
+            fn relu(&self, values: &mut [f32]) {
+                // SAFETY: as for `gemv_acc`.
+                unsafe { elementwise::relu(values) }
+            }
+
+            #[inline]
+            fn all_finite(&self, values: &[f32]) -> bool {
+                // SAFETY: as for `gemv_acc`.
+                unsafe { elementwise::all_finite(values) }
+            }
+
+            #[inline]
             fn layer(&self, x: &[f32], w: &[$w], bias: &[$w], out: &mut [f32]) {
                 // SAFETY: as for `gemv_acc`.
                 if !unsafe { layer::sparse_layer(x, w, bias, &[], out) } {
@@ -215,6 +228,16 @@ macro_rules! avx512_kernels {
             #[inline]
             fn nonzero(&self, values: &[f32], start: usize, found: &mut [u32]) -> (usize, usize) {
                 Kernels::<$w>::nonzero(&self.avx2, values, start, found)
+            }
+
+            #[inline]
+            fn relu(&self, values: &mut [f32]) {
+                Kernels::<$w>::relu(&self.avx2, values)
+            }
+
+            #[inline]
+            fn all_finite(&self, values: &[f32]) -> bool {
+                Kernels::<$w>::all_finite(&self.avx2, values)
             }
 
             #[inline]
