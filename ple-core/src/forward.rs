@@ -397,14 +397,14 @@ fn dense_one_hot<W: Weight, K: Kernels<W>>(
         let (count, next) = kernels.nonzero(one_hot, at, &mut found);
         let found = found.get(..count).unwrap_or(&[]);
         at = next.max(at + 1);
-        // The one-hot case: every value found is 1, and the columns are rows to add.
-        let ones_only = found.iter().fold(true, |all, &column| {
-            all & (one_hot.get(column as usize).copied() == Some(1.0))
-        });
+        // The one-hot case: every value found is 1, and the columns are rows to add. One
+        // pass writes the rows and checks the values; otherwise the loop below rewrites them.
+        let mut ones_only = true;
+        for (slot, &column) in ones.iter_mut().zip(found) {
+            ones_only &= one_hot.get(column as usize).copied() == Some(1.0);
+            *slot = column.wrapping_add(numeric_columns as u32);
+        }
         if ones_only {
-            for (slot, &column) in ones.iter_mut().zip(found) {
-                *slot = column.wrapping_add(numeric_columns as u32);
-            }
             let rows = ones.get(..found.len()).unwrap_or(&[]);
             if first || !rows.is_empty() {
                 flush(kernels, w, bias, numeric, rows, &mut first, out);
