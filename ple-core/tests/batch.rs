@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{canonical, nets, row, Net, Rng};
+use common::{canonical, census_like, nets, row, Net, Rng};
 use half::f16;
 use ple_core::kernels::scalar::Scalar;
 use ple_core::kernels::{Detected, Kernels};
@@ -89,24 +89,6 @@ proptest! {
         check_batch(&Scalar, &m32, &net, &data, count)?;
         check_batch(&Detected::new(), &m16, &net, &data, count)?;
         check_batch(&Scalar, &m16, &net, &data, count)?;
-    }
-}
-
-/// The default network with a Census-like layout: wide enough for every SIMD path (the
-/// 138-wide first layer, the 8-wide towers, the one-unit outputs).
-fn census_like() -> Net {
-    Net {
-        tasks: PADDLEREC_DEFAULT.tasks,
-        experts_per_task: PADDLEREC_DEFAULT.experts_per_task,
-        shared_experts: PADDLEREC_DEFAULT.shared_experts,
-        levels: PADDLEREC_DEFAULT.levels,
-        expert_units: PADDLEREC_DEFAULT.expert_units.to_vec(),
-        tower_units: PADDLEREC_DEFAULT.tower_units.to_vec(),
-        numeric: 11,
-        vocab_sizes: vec![
-            9, 52, 47, 17, 3, 24, 15, 5, 10, 2, 3, 6, 8, 6, 6, 51, 38, 8, 10, 9, 10, 3, 4, 5, 43,
-            43, 43, 5, 3,
-        ],
     }
 }
 

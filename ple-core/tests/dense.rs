@@ -7,13 +7,13 @@
 
 mod common;
 
-use common::{canonical, nets, row, Net, Rng};
+use common::{canonical, census_like, nets, row, Net, Rng};
 use half::f16;
 use ple_core::kernels::scalar::Scalar;
 use ple_core::kernels::{Detected, Kernels};
 use ple_core::{
     batch_scratch_len, gates_len, pack_f16, pack_f32, packed_len, scratch_len, BatchInput, Input,
-    InputLayout, PleModel, Weight, PADDLEREC_DEFAULT,
+    InputLayout, PleModel, Weight,
 };
 use proptest::prelude::*;
 
@@ -115,19 +115,7 @@ proptest! {
 /// column set need many scans and many chunks of rows.
 #[test]
 fn skipping_zero_columns_gives_the_full_product_on_the_default_network() {
-    let net = Net {
-        tasks: PADDLEREC_DEFAULT.tasks,
-        experts_per_task: PADDLEREC_DEFAULT.experts_per_task,
-        shared_experts: PADDLEREC_DEFAULT.shared_experts,
-        levels: PADDLEREC_DEFAULT.levels,
-        expert_units: PADDLEREC_DEFAULT.expert_units.to_vec(),
-        tower_units: PADDLEREC_DEFAULT.tower_units.to_vec(),
-        numeric: 11,
-        vocab_sizes: vec![
-            9, 52, 47, 17, 3, 24, 15, 5, 10, 2, 3, 6, 8, 6, 6, 51, 38, 8, 10, 9, 10, 3, 4, 5, 43,
-            43, 43, 5, 3,
-        ],
-    };
+    let net = census_like();
     assert_eq!(net.shape().input_dim, 499);
     for seed in 0..4 {
         check_every_backend(&net, seed, 20).unwrap();

@@ -5,7 +5,27 @@
 use std::collections::HashMap;
 
 use ple_core::shape::{Block, PleShape};
+use ple_core::PADDLEREC_DEFAULT;
 use proptest::prelude::*;
+
+/// The default network with a Census-like layout (11 numeric columns, 29 categorical fields,
+/// 488 one-hot columns): wide enough for every SIMD path (the 138-wide first layer, the
+/// 8-wide towers, the one-unit outputs).
+pub fn census_like() -> Net {
+    Net {
+        tasks: PADDLEREC_DEFAULT.tasks,
+        experts_per_task: PADDLEREC_DEFAULT.experts_per_task,
+        shared_experts: PADDLEREC_DEFAULT.shared_experts,
+        levels: PADDLEREC_DEFAULT.levels,
+        expert_units: PADDLEREC_DEFAULT.expert_units.to_vec(),
+        tower_units: PADDLEREC_DEFAULT.tower_units.to_vec(),
+        numeric: 11,
+        vocab_sizes: vec![
+            9, 52, 47, 17, 3, 24, 15, 5, 10, 2, 3, 6, 8, 6, 6, 51, 38, 8, 10, 9, 10, 3, 4, 5, 43,
+            43, 43, 5, 3,
+        ],
+    }
+}
 
 /// An owned shape plus input layout, for proptest.
 #[derive(Clone, Debug)]
