@@ -1312,7 +1312,7 @@ pub fn predict(
         categories,
     };
     let (mut logits, mut probabilities) = ([0; TASKS], [0; TASKS]);
-    model.predict(&input, scratch, &mut logits, &mut probabilities)?;
+    model.predict_fixed::<1>(&input, scratch, &mut logits, &mut probabilities)?;
     Ok(probabilities)
 }
 /// Number of fields in a raw record.
