@@ -2,13 +2,12 @@
 
 mod common;
 
-use common::{canonical, census_like, nets, row, Net, Rng};
-use half::f16;
+use common::{canonical, census_like, nets, packed_pair, row, Net, Rng};
 use ple_core::kernels::scalar::Scalar;
 use ple_core::kernels::{Detected, Kernels};
 use ple_core::{
-    batch_scratch_len, pack_f16, pack_f32, packed_len, scratch_len, BatchError, BatchInput, Input,
-    PleError, PleModel, Weight, BATCH_TILE, PADDLEREC_DEFAULT,
+    batch_scratch_len, pack_f32, packed_len, scratch_len, BatchError, BatchInput, Input, PleError,
+    PleModel, Weight, BATCH_TILE, PADDLEREC_DEFAULT,
 };
 use proptest::prelude::*;
 
@@ -78,10 +77,7 @@ proptest! {
         let shape = net.shape();
         let mut rng = Rng(seed);
         let params = canonical(&shape, &mut rng);
-        let mut packed = vec![0.0f32; packed_len(&shape)];
-        pack_f32(&shape, &params, &mut packed).unwrap();
-        let mut halves = vec![f16::ZERO; packed_len(&shape)];
-        pack_f16(&shape, &params, &mut halves).unwrap();
+        let (packed, halves) = packed_pair(&shape, &params);
         let data = rows(&net, count, &mut rng);
         let m32 = PleModel::new(shape, net.layout(), &packed).unwrap();
         let m16 = PleModel::new(shape, net.layout(), &halves).unwrap();
@@ -99,10 +95,7 @@ fn batch_equals_single_rows_on_the_default_network() {
     assert_eq!(shape.input_dim, 499);
     let mut rng = Rng(7);
     let params = canonical(&shape, &mut rng);
-    let mut packed = vec![0.0f32; packed_len(&shape)];
-    pack_f32(&shape, &params, &mut packed).unwrap();
-    let mut halves = vec![f16::ZERO; packed_len(&shape)];
-    pack_f16(&shape, &params, &mut halves).unwrap();
+    let (packed, halves) = packed_pair(&shape, &params);
     let m32 = PleModel::new(shape, net.layout(), &packed).unwrap();
     let m16 = PleModel::new(shape, net.layout(), &halves).unwrap();
     for count in [1, BATCH_TILE - 1, BATCH_TILE, 5 * BATCH_TILE + 3] {

@@ -7,13 +7,11 @@
 
 mod common;
 
-use common::{canonical, census_like, nets, row, Net, Rng};
-use half::f16;
+use common::{canonical, census_like, nets, packed_pair, row, Net, Rng};
 use ple_core::kernels::scalar::Scalar;
 use ple_core::kernels::{Detected, Kernels};
 use ple_core::{
-    batch_scratch_len, gates_len, pack_f16, pack_f32, packed_len, scratch_len, BatchInput, Input,
-    InputLayout, PleModel, Weight,
+    batch_scratch_len, gates_len, scratch_len, BatchInput, Input, InputLayout, PleModel, Weight,
 };
 use proptest::prelude::*;
 
@@ -90,10 +88,7 @@ fn check_every_backend(net: &Net, seed: u64, count: usize) -> Result<(), TestCas
     let shape = net.shape();
     let mut rng = Rng(seed);
     let params = canonical(&shape, &mut rng);
-    let mut packed = vec![0.0f32; packed_len(&shape)];
-    pack_f32(&shape, &params, &mut packed).unwrap();
-    let mut halves = vec![f16::ZERO; packed_len(&shape)];
-    pack_f16(&shape, &params, &mut halves).unwrap();
+    let (packed, halves) = packed_pair(&shape, &params);
     let rows = odd_rows(net, count, &mut rng);
     check_skipping(&Detected::new(), net, &packed, &rows)?;
     check_skipping(&Scalar, net, &packed, &rows)?;

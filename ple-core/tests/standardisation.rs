@@ -8,15 +8,14 @@ mod capi_calls;
 mod common;
 
 use capi_calls::sparse;
-use common::{canonical, nets, row, Net, Rng};
-use half::f16;
+use common::{canonical, nets, packed_pair, row, Net, Rng};
 use ple_core::capi::*;
 use ple_core::kernels::scalar::Scalar;
 use ple_core::kernels::{Detected, Kernels};
 use ple_core::normalise::Standardisation;
 use ple_core::{
-    batch_scratch_len, gates_len, pack_f16, pack_f32, packed_len, scratch_len, BatchInput, Input,
-    PleError, PleModel, Weight,
+    batch_scratch_len, gates_len, packed_len, scratch_len, BatchInput, Input, PleError, PleModel,
+    Weight,
 };
 use proptest::prelude::*;
 
@@ -179,10 +178,7 @@ fn check_net(net: &Net, seed: u64) -> Result<(), TestCaseError> {
     let params = canonical(&shape, &mut rng);
     let (mean, std) = tables(net.numeric as usize, &mut rng);
     let st = Standardisation::new(&mean, &std).unwrap();
-    let mut packed = vec![0.0f32; packed_len(&shape)];
-    pack_f32(&shape, &params, &mut packed).unwrap();
-    let mut halves = vec![f16::ZERO; packed_len(&shape)];
-    pack_f16(&shape, &params, &mut halves).unwrap();
+    let (packed, halves) = packed_pair(&shape, &params);
     let plain = PleModel::new(shape, net.layout(), &packed[..]).unwrap();
     let standardising = plain.with_standardisation(st).unwrap();
     let plain16 = PleModel::new(shape, net.layout(), &halves[..]).unwrap();
@@ -350,10 +346,7 @@ fn c_models_with_tables_standardise_and_bad_tables_are_refused() {
     let shape = net.shape();
     let mut rng = Rng(21);
     let params = canonical(&shape, &mut rng);
-    let mut packed = vec![0.0f32; packed_len(&shape)];
-    pack_f32(&shape, &params, &mut packed).unwrap();
-    let mut halves = vec![f16::ZERO; packed_len(&shape)];
-    pack_f16(&shape, &params, &mut halves).unwrap();
+    let (packed, halves) = packed_pair(&shape, &params);
     let bits: Vec<u16> = halves.iter().map(|h| h.to_bits()).collect();
     let (mean, std) = tables(3, &mut rng);
     let st = Standardisation::new(&mean, &std).unwrap();

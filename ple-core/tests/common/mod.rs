@@ -27,6 +27,15 @@ pub fn census_like() -> Net {
     }
 }
 
+/// `params` (canonical order) packed as f32 and as f16 weights.
+pub fn packed_pair(shape: &PleShape<'_>, params: &[f32]) -> (Vec<f32>, Vec<half::f16>) {
+    let mut packed = vec![0.0f32; ple_core::packed_len(shape)];
+    ple_core::pack_f32(shape, params, &mut packed).unwrap();
+    let mut halves = vec![half::f16::ZERO; ple_core::packed_len(shape)];
+    ple_core::pack_f16(shape, params, &mut halves).unwrap();
+    (packed, halves)
+}
+
 /// An owned shape plus input layout, for proptest.
 #[derive(Clone, Debug)]
 pub struct Net {
