@@ -1,11 +1,14 @@
 //! Many rows per call: [`PleModel::predict_batch`].
 //!
-//! A batch runs in tiles of [`BATCH_TILE`] rows. Each row of a tile goes through the levels
-//! on its own (the sparse first layer gathers different weight rows for every row, so there
-//! is nothing to share there), then the towers run as small matrix products over the whole
-//! tile ([`Kernels::layer_rows`]): each weight vector is loaded once for several rows, and
-//! the per-layer work (taking the weights, dispatching the kernel) is paid once per tile
-//! instead of once per row. Every value goes through the same operations in the same order
+//! A batch runs in tiles of [`BATCH_TILE`] rows. Each row of a tile goes through its first
+//! layer on its own (the sparse first layer gathers different weight rows for every row, so
+//! there is nothing to share there). In the common networks of one level of single-layer
+//! experts (CGC, MMoE) the tile is then turned into lanes, value `c` of its eight rows in one
+//! vector, and everything after the first layer (ReLU, softmax, mixing, towers, sigmoid) is
+//! one vector operation for all the rows, with no per-row loop or slice left. Deeper
+//! networks run their levels row by row and their towers as small matrix products over the
+//! tile ([`Kernels::layer_rows`]). Either way the per-layer work (taking the weights,
+//! dispatching the kernel) is paid once per tile instead of once per row. Every value goes through the same operations in the same order
 //! as in [`PleModel::predict`], so a batch gives the single-row probabilities bit for bit.
 //!
 //! Every row is validated before any arithmetic; a bad row is reported with its index and
@@ -24,36 +27,53 @@ use core::fmt;
 use crate::error::PleError;
 use crate::forward::{check_input, copy, level0_group, levels, sigmoid, Cursor};
 use crate::input::{Input, UNKNOWN_CATEGORY};
-use crate::kernels::{Detected, Kernels, RowTile};
+use crate::kernels::{Detected, Kernels, RowTile, LANES, LANES_MAX_WIDTH};
 use crate::model::PleModel;
 use crate::packed::{level0_width, max_hidden, scratch_len, scratch_regions};
 use crate::shape::PleShape;
 use crate::weight::Weight;
 
-/// Rows computed together. Eight rows of the default model's scratch (about 13 KiB) stay in
-/// the L1 cache next to the weights they touch.
-pub const BATCH_TILE: usize = 8;
+/// Rows computed together: one row in each lane of a vector ([`LANES`]). The rows' first
+/// layers (about 1 KiB for the default model) and their lanes stay in the L1 cache next to
+/// the weights they touch.
+pub const BATCH_TILE: usize = LANES;
+
+/// Saturates a size computed in `u64` to `usize`.
+const fn to_usize(n: u64) -> usize {
+    if n > usize::MAX as u64 {
+        usize::MAX
+    } else {
+        n as usize
+    }
+}
 
 /// Scratch `f32`s one row of a tile needs: its single-row scratch, its tower input and two
 /// tower hidden buffers, and its logit.
 const fn row_scratch(shape: &PleShape<'_>) -> usize {
     let extra = shape.expert_width() as u64 + 2 * max_hidden(shape) + 1;
-    let extra = if extra > usize::MAX as u64 {
-        usize::MAX
-    } else {
-        extra as usize
-    };
-    scratch_len(shape).saturating_add(extra)
+    scratch_len(shape).saturating_add(to_usize(extra))
+}
+
+/// Scratch `f32`s of a tile's rows side by side (see `flat_tile`): the first layer, the
+/// tower inputs, two tower hidden buffers and the logits, [`LANES`] rows each.
+const fn lanes_scratch(shape: &PleShape<'_>) -> usize {
+    let per_lane = level0_width(shape)
+        .saturating_add(shape.tasks as u64 * shape.expert_width() as u64)
+        .saturating_add(2 * max_hidden(shape) + 1);
+    to_usize(per_lane).saturating_mul(LANES)
 }
 
 /// Exact number of `f32`s of scratch [`PleModel::predict_batch`] needs for `rows` rows (0 for
-/// an invalid shape). It grows with `rows` up to [`BATCH_TILE`] rows and then stays the same.
+/// an invalid shape or no rows). It grows with `rows` up to [`BATCH_TILE`] rows and then
+/// stays the same.
 pub const fn batch_scratch_len(shape: &PleShape<'_>, rows: usize) -> usize {
-    if scratch_len(shape) == 0 {
+    if scratch_len(shape) == 0 || rows == 0 {
         return 0;
     }
     let tile = if rows < BATCH_TILE { rows } else { BATCH_TILE };
-    row_scratch(shape).saturating_mul(tile)
+    row_scratch(shape)
+        .saturating_mul(tile)
+        .saturating_add(lanes_scratch(shape))
 }
 
 /// The rows of a batch, one after the other, in either input form.
@@ -234,15 +254,16 @@ impl<W: Weight> PleModel<'_, W> {
 /// Whether the network is one level of single-layer experts (CGC and MMoE, PaddleRec's
 /// default): then a tile runs stage by stage over all its rows ([`flat_tile`]).
 fn flat(s: &PleShape<'_>) -> bool {
-    s.levels == 1 && s.expert_units.len() == 1 && !s.has_shared_gate(0)
+    s.levels == 1 && s.expert_units.len() == 1 && !s.has_shared_gate(0) && lanes_fit(s)
 }
 
 /// Rows `first..first + count` (at most one tile) of a validated batch of a [`flat`]
-/// network, stage by stage across the rows: the first layer row by row with the fused
-/// kernel, then the ReLU of every expert, the softmax of every gate (one [`Kernels::exp`]
-/// per row for all its gates), the mixing into the tile's tower inputs, the towers as
-/// products over the tile, and the sigmoid of all the tile's logits at once. Each value
-/// goes through the operations of [`PleModel::predict`] in the same order.
+/// network: the first layer row by row with the fused kernel, then the tile turned into
+/// lanes ([`Kernels::to_lanes`]: value `c` of all its rows in one vector) and every later
+/// step on all the rows at once: the experts' ReLU, the gates' softmax, the mixing into the
+/// tower inputs, the towers ([`Kernels::layer_lanes`]) and the sigmoid. Lanes past `count`
+/// hold zeros, are computed and never read. Each row's values go through the operations of
+/// [`PleModel::predict`] in the same order.
 fn flat_tile<W: Weight, K: Kernels<W>>(
     kernels: &K,
     model: &PleModel<'_, W>,
@@ -257,11 +278,12 @@ fn flat_tile<W: Weight, K: Kernels<W>>(
     let width = s.expert_width() as usize;
     let group_width = usize::try_from(level0_width(&s)).map_err(|_| PleError::ScratchLength)?;
     let hidden = usize::try_from(max_hidden(&s)).map_err(|_| PleError::ScratchLength)?;
-    let (groups, rest) = take(scratch, group_width, count)?;
-    let (tower_in, rest) = take(rest, tasks * width, count)?;
-    let (ping, rest) = take(rest, hidden, count)?;
-    let (pong, rest) = take(rest, hidden, count)?;
-    let (logits, _) = take(rest, 1, count)?;
+    let (group_lanes, rest) = take(scratch, group_width, LANES)?;
+    let (tower_in, rest) = take(rest, tasks * width, LANES)?;
+    let (ping, rest) = take(rest, hidden, LANES)?;
+    let (pong, rest) = take(rest, hidden, LANES)?;
+    let (logits, rest) = take(rest, 1, LANES)?;
+    let (groups, _) = take(rest, group_width, count)?;
 
     // The first layer: the one group of every expert and gate, row by row. The tower inputs
     // are free until the mixing, so the standardised numeric values live there meanwhile.
@@ -302,60 +324,156 @@ fn flat_tile<W: Weight, K: Kernels<W>>(
         }
     }
 
-    // Experts, gates and mixing, row by row on the rows' groups.
-    let experts = s.total_experts() as usize * width;
-    let ept = s.experts_per_task as usize;
+    // Experts, gates and mixing on the rows side by side.
+    kernels.to_lanes(groups, group_width, count, group_lanes);
+    let (expert_lanes, gate_lanes) = group_lanes
+        .split_at_mut_checked(s.total_experts() as usize * width * LANES)
+        .ok_or(PleError::ScratchLength)?;
+    kernels.relu(expert_lanes);
     let gate_width = s.task_gate_width() as usize;
-    for (r, group) in groups.chunks_exact_mut(group_width.max(1)).enumerate() {
-        let (experts_out, gates) = group
-            .split_at_mut_checked(experts)
-            .ok_or(PleError::ScratchLength)?;
-        kernels.relu(experts_out);
-        let gates = gates
-            .get_mut(..tasks * gate_width)
-            .ok_or(PleError::ScratchLength)?;
-        softmax_each(kernels, gates, gate_width);
-        let (own_experts, shared_experts) = experts_out
-            .split_at_checked(tasks * ept * width)
-            .ok_or(PleError::ScratchLength)?;
-        for (t, weights) in gates.chunks_exact(gate_width.max(1)).enumerate() {
-            let out = tower_in
-                .get_mut((t * count + r) * width..(t * count + r + 1) * width)
-                .ok_or(PleError::ScratchLength)?;
-            let (own, shared) = weights.split_at(ept.min(weights.len()));
-            let own_experts = own_experts
-                .get(t * ept * width..(t + 1) * ept * width)
-                .unwrap_or(&[]);
-            // From zero, own experts then shared ones, as `forward::levels` mixes.
-            out.fill(0.0);
-            kernels.mix(own, own_experts, out);
-            kernels.mix(shared, shared_experts, out);
-        }
-    }
+    let gate_lanes = gate_lanes
+        .get_mut(..tasks * gate_width * LANES)
+        .ok_or(PleError::ScratchLength)?;
+    softmax_lanes(kernels, gate_lanes, gate_width);
+    mix_lanes(kernels, &s, expert_lanes, gate_lanes, tower_in);
 
     // The towers, task by task, each layer one product over the tile's rows.
-    for (t, task_in) in tower_in.chunks_exact(count * width).take(tasks).enumerate() {
-        tower_rows(
+    for (t, task_in) in tower_in.chunks_exact(width * LANES).take(tasks).enumerate() {
+        tower_lanes(
             kernels,
             &mut cursor,
             s.tower_units,
-            Buffers {
-                count,
-                width,
-                hidden,
-                tower_in: task_in,
-                ping: &mut *ping,
-                pong: &mut *pong,
-                logits: &mut *logits,
-            },
+            task_in,
+            &mut *ping,
+            &mut *pong,
+            &mut *logits,
         )?;
         sigmoid_each(kernels, logits);
-        for (r, &p) in logits.iter().enumerate() {
+        for (r, &p) in logits.iter().take(count).enumerate() {
             *probabilities
                 .get_mut(r * tasks + t)
                 .ok_or(PleError::OutputLength)? = p;
         }
     }
+    Ok(())
+}
+
+/// Whether every layer after the first fits [`Kernels::layer_lanes`]: the experts' width
+/// and every tower layer at most [`LANES_MAX_WIDTH`].
+fn lanes_fit(s: &PleShape<'_>) -> bool {
+    let narrow = |units: u32| units as usize <= LANES_MAX_WIDTH;
+    narrow(s.expert_width()) && s.tower_units.iter().all(|&u| narrow(u))
+}
+
+/// The softmax of each gate of `gates`, `width` vectors of [`LANES`] rows a gate, as
+/// `forward::softmax` computes it for every row, with the exponentials of all the gates in
+/// one [`Kernels::exp`].
+fn softmax_lanes<W: Weight, K: Kernels<W>>(kernels: &K, gates: &mut [f32], width: usize) {
+    for gate in gates
+        .as_chunks_mut::<LANES>()
+        .0
+        .chunks_exact_mut(width.max(1))
+    {
+        let mut max = [f32::NEG_INFINITY; LANES];
+        for v in gate.iter() {
+            for (m, &v) in max.iter_mut().zip(v) {
+                *m = if v > *m { v } else { *m };
+            }
+        }
+        for v in gate.iter_mut() {
+            for (v, &m) in v.iter_mut().zip(&max) {
+                *v -= m;
+            }
+        }
+    }
+    kernels.exp(gates);
+    for gate in gates
+        .as_chunks_mut::<LANES>()
+        .0
+        .chunks_exact_mut(width.max(1))
+    {
+        let mut sum = [0.0f32; LANES];
+        for v in gate.iter() {
+            for (s, &v) in sum.iter_mut().zip(v) {
+                *s += v;
+            }
+        }
+        for v in gate.iter_mut() {
+            for (v, &s) in v.iter_mut().zip(&sum) {
+                *v /= s;
+            }
+        }
+    }
+}
+
+/// Every task's gate mixing on rows in lanes: from zero, its own experts then the shared
+/// ones ([`Kernels::mix_lanes`]), as `forward::levels` mixes a row.
+fn mix_lanes<W: Weight, K: Kernels<W>>(
+    kernels: &K,
+    s: &PleShape<'_>,
+    experts: &[f32],
+    gates: &[f32],
+    tower_in: &mut [f32],
+) {
+    let (tasks, ept) = (s.tasks as usize, s.experts_per_task as usize);
+    let (width, gate_width) = (s.expert_width() as usize, s.task_gate_width() as usize);
+    let own_len = ept * width * LANES;
+    let shared = experts.get(tasks * own_len..).unwrap_or(&[]);
+    for (t, (out, gate)) in tower_in
+        .chunks_exact_mut((width * LANES).max(1))
+        .zip(gates.chunks_exact((gate_width * LANES).max(1)))
+        .take(tasks)
+        .enumerate()
+    {
+        out.fill(0.0);
+        let (own_weights, shared_weights) = gate.split_at((ept * LANES).min(gate.len()));
+        let own = experts.get(t * own_len..(t + 1) * own_len).unwrap_or(&[]);
+        kernels.mix_lanes(own_weights, own, out);
+        kernels.mix_lanes(shared_weights, shared, out);
+    }
+}
+
+/// One task's tower on rows in lanes: hidden layers with ReLU, ping-ponging between two
+/// buffers, then the one-unit output layer into `logits`.
+fn tower_lanes<W: Weight, K: Kernels<W>>(
+    kernels: &K,
+    cursor: &mut Cursor<'_, W>,
+    units: &[u32],
+    tower_in: &[f32],
+    ping: &mut [f32],
+    pong: &mut [f32],
+    logits: &mut [f32],
+) -> Result<(), PleError> {
+    #[derive(Clone, Copy)]
+    enum At {
+        Input,
+        Ping,
+        Pong,
+    }
+    let (mut at, mut inputs) = (At::Input, tower_in.len() / LANES);
+    for &width in units {
+        let width = width as usize;
+        let (w, bias) = cursor.layer(inputs, width)?;
+        let (x, out, next) = match at {
+            At::Input => (tower_in, &mut *ping, At::Ping),
+            At::Ping => (&*ping, &mut *pong, At::Pong),
+            At::Pong => (&*pong, &mut *ping, At::Ping),
+        };
+        let out = out
+            .get_mut(..width * LANES)
+            .ok_or(PleError::ScratchLength)?;
+        kernels.layer_lanes(x.get(..inputs * LANES).unwrap_or(&[]), w, bias, out);
+        kernels.relu(out);
+        (at, inputs) = (next, width);
+    }
+    let (w, bias) = cursor.layer(inputs, 1)?;
+    let x = match at {
+        At::Input => tower_in,
+        At::Ping => &*ping,
+        At::Pong => &*pong,
+    };
+    let x = x.get(..inputs * LANES).unwrap_or(&[]);
+    kernels.layer_lanes(x, w, bias, logits);
     Ok(())
 }
 
@@ -413,29 +531,6 @@ impl BlockStarts {
             }
         }
         rows.get(..known).unwrap_or(&[])
-    }
-}
-
-/// The softmax of every `width` values of `gates`, as `forward::softmax` computes each, with
-/// the exponentials of all of them in one [`Kernels::exp`].
-fn softmax_each<W: Weight, K: Kernels<W>>(kernels: &K, gates: &mut [f32], width: usize) {
-    for gate in gates.chunks_exact_mut(width.max(1)) {
-        let max = gate
-            .iter()
-            .fold(f32::NEG_INFINITY, |m, &v| if v > m { v } else { m });
-        for v in gate.iter_mut() {
-            *v -= max;
-        }
-    }
-    kernels.exp(gates);
-    for gate in gates.chunks_exact_mut(width.max(1)) {
-        let mut sum = 0.0;
-        for &v in gate.iter() {
-            sum += v;
-        }
-        for v in gate.iter_mut() {
-            *v /= sum;
-        }
     }
 }
 

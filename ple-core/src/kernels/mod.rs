@@ -124,7 +124,42 @@ pub trait Kernels<W: Weight> {
     fn layer_rows(&self, x: &[f32], w: &[W], bias: &[W], out: &mut [f32], tile: RowTile) {
         scalar::composed_layer_rows(self, x, w, bias, out, tile);
     }
+
+    /// Rows into lanes (a transposition): `lanes[c * LANES + r] = rows[r * stride + c]` for
+    /// the first `count` rows (at most [`LANES`]) and every column `c < lanes.len() / LANES`;
+    /// the lanes of the rows past `count` are zero. Values that do not fit are skipped (their
+    /// lanes keep what they held). A batch tile works on its rows side by side after the
+    /// first layer: every later step is one vector operation for all the tile's rows.
+    fn to_lanes(&self, rows: &[f32], stride: usize, count: usize, lanes: &mut [f32]) {
+        scalar::to_lanes(rows, stride, count, lanes);
+    }
+
+    /// [`mix`](Self::mix) on rows in lanes: `out[j][l] += Σ_g weights[g][l] · experts[g][j][l]`
+    /// for the `n = out.len() / LANES` outputs of [`LANES`] rows each, with [`LANES`]
+    /// weights a gate (one per row); in gate order, each product rounded before it is added.
+    /// Weights without a whole expert (`n` vectors) in `experts` are skipped.
+    fn mix_lanes(&self, weights: &[f32], experts: &[f32], out: &mut [f32]) {
+        scalar::mix_lanes(weights, experts, out);
+    }
+
+    /// [`layer`](Self::layer) on rows in lanes: `x` holds `k = x.len() / LANES` inputs of
+    /// [`LANES`] rows each, `out` `n = bias.len()` outputs of `LANES` rows each, and lane `l`
+    /// of `out` is bit for bit what `layer` gives for lane `l` of `x` alone. SIMD kernels
+    /// broadcast each weight once for all the lanes. The towers of a batch tile. Layers of
+    /// more than [`LANES_MAX_WIDTH`] inputs or outputs are left to the row kernels: the
+    /// portable composition leaves `out` as it is for them.
+    fn layer_lanes(&self, x: &[f32], w: &[W], bias: &[W], out: &mut [f32]) {
+        scalar::composed_layer_lanes(self, x, w, bias, out);
+    }
 }
+
+/// Rows side by side in the vectors of [`Kernels::to_lanes`] and [`Kernels::layer_lanes`]:
+/// the batch tile.
+pub const LANES: usize = 8;
+
+/// The widest layer [`Kernels::layer_lanes`] computes on every backend (the portable
+/// composition goes through row buffers of this many values on the stack).
+pub const LANES_MAX_WIDTH: usize = 64;
 
 /// Where the rows of a [`Kernels::layer_rows`] product live in their slices.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -324,6 +359,21 @@ macro_rules! dispatch {
                 tile: RowTile,
             ) {
                 dispatch!(self, k => k.layer_rows(x, w, bias, out, tile))
+            }
+
+            #[inline]
+            fn to_lanes(&self, rows: &[f32], stride: usize, count: usize, lanes: &mut [f32]) {
+                dispatch!(self, k => Kernels::<$w>::to_lanes(k, rows, stride, count, lanes))
+            }
+
+            #[inline]
+            fn mix_lanes(&self, weights: &[f32], experts: &[f32], out: &mut [f32]) {
+                dispatch!(self, k => Kernels::<$w>::mix_lanes(k, weights, experts, out))
+            }
+
+            #[inline]
+            fn layer_lanes(&self, x: &[f32], w: &[$w], bias: &[$w], out: &mut [f32]) {
+                dispatch!(self, k => k.layer_lanes(x, w, bias, out))
             }
         }
     };

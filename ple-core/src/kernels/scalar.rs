@@ -5,7 +5,7 @@
 //! without FMA does anyway; SIMD kernels with FMA round once per multiply-add and so differ
 //! in the last bits.
 
-use super::{Kernels, RowTile};
+use super::{Kernels, RowTile, LANES, LANES_MAX_WIDTH};
 use crate::weight::Weight;
 
 /// The portable kernels.
@@ -78,6 +78,20 @@ pub(crate) fn mix(weights: &[f32], experts: &[f32], out: &mut [f32]) {
     }
 }
 
+/// [`Kernels::mix_lanes`] expert by expert.
+pub(crate) fn mix_lanes(weights: &[f32], experts: &[f32], out: &mut [f32]) {
+    let out = out.as_chunks_mut::<LANES>().0;
+    let n = out.len().max(1);
+    let experts = experts.as_chunks::<LANES>().0.chunks_exact(n);
+    for (weight, expert) in weights.as_chunks::<LANES>().0.iter().zip(experts) {
+        for (o, e) in out.iter_mut().zip(expert) {
+            for ((o, &e), &w) in o.iter_mut().zip(e).zip(weight) {
+                *o += w * e;
+            }
+        }
+    }
+}
+
 /// [`Kernels::nonzero`] value by value.
 pub(crate) fn nonzero(values: &[f32], start: usize, found: &mut [u32]) -> (usize, usize) {
     let end = values.len().min(u32::MAX as usize);
@@ -141,6 +155,56 @@ pub(crate) fn composed_layer_rows<W: Weight, K: Kernels<W> + ?Sized>(
         let out_row = out.get_mut(out_start..out_start.saturating_add(n));
         if let (Some(x_row), Some(out_row)) = (x_row, out_row) {
             kernels.layer(x_row, w, bias, out_row);
+        }
+    }
+}
+
+/// [`Kernels::to_lanes`] value by value.
+pub(crate) fn to_lanes(rows: &[f32], stride: usize, count: usize, lanes: &mut [f32]) {
+    let count = count.min(LANES);
+    for (c, column) in lanes.chunks_exact_mut(LANES).enumerate() {
+        for (r, lane) in column.iter_mut().enumerate() {
+            if r >= count {
+                *lane = 0.0;
+            } else if let Some(&v) = r
+                .checked_mul(stride)
+                .and_then(|start| start.checked_add(c))
+                .and_then(|at| rows.get(at))
+            {
+                *lane = v;
+            }
+        }
+    }
+}
+
+/// [`Kernels::layer_lanes`] as one [`Kernels::layer`] per lane, through row buffers of
+/// [`LANES_MAX_WIDTH`] values (wider layers leave `out` as it is).
+pub(crate) fn composed_layer_lanes<W: Weight, K: Kernels<W> + ?Sized>(
+    kernels: &K,
+    x: &[f32],
+    w: &[W],
+    bias: &[W],
+    out: &mut [f32],
+) {
+    const MAX: usize = LANES_MAX_WIDTH;
+    let k = x.len() / LANES;
+    let n = bias.len();
+    if k > MAX || n > MAX || out.len() < n * LANES {
+        return;
+    }
+    let (mut x_row, mut out_row) = ([0.0f32; MAX], [0.0f32; MAX]);
+    let (Some(x_row), Some(out_row)) = (x_row.get_mut(..k), out_row.get_mut(..n)) else {
+        return;
+    };
+    for l in 0..LANES {
+        for (i, v) in x_row.iter_mut().enumerate() {
+            *v = x.get(i * LANES + l).copied().unwrap_or(0.0);
+        }
+        kernels.layer(x_row, w, bias, out_row);
+        for (j, &v) in out_row.iter().enumerate() {
+            if let Some(o) = out.get_mut(j * LANES + l) {
+                *o = v;
+            }
         }
     }
 }

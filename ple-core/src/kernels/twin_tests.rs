@@ -16,7 +16,7 @@ use half::f16;
 use proptest::prelude::*;
 
 use super::scalar::Scalar;
-use super::{Kernels, RowTile};
+use super::{Kernels, RowTile, LANES, LANES_MAX_WIDTH};
 use crate::weight::Weight;
 
 /// A dense-layer case: `x`, a weight matrix (possibly shorter or longer than `x.len() * n`)
@@ -328,6 +328,100 @@ fn check_all_finite<K: Kernels<f32>>(kernels: &K, values: &[f32]) -> Result<(), 
     Ok(())
 }
 
+/// A tile to turn into lanes: rows at a stride (some cases too short for their rows), the
+/// number of rows, and the lanes' initial values.
+fn lanes_case() -> impl Strategy<Value = (Vec<f32>, usize, usize, Vec<f32>)> {
+    // Full tiles half the time: the SIMD kernels take only those.
+    let count = prop_oneof![Just(LANES), 0usize..=LANES + 1];
+    (0usize..40, 0usize..6, count, -8i32..8).prop_flat_map(|(columns, pad, count, short)| {
+        let stride = columns + pad;
+        let len = (count * stride) as i64 + i64::from(short);
+        (
+            prop::collection::vec(-1.0f32..1.0, len.max(0) as usize),
+            Just(stride),
+            Just(count),
+            prop::collection::vec(-1.0f32..1.0, columns * LANES),
+        )
+    })
+}
+
+/// `to_lanes` moves exactly the values the portable loop moves, zeros the missing rows and
+/// leaves what does not fit alone.
+fn check_to_lanes<K: Kernels<f32>>(
+    kernels: &K,
+    rows: &[f32],
+    stride: usize,
+    count: usize,
+    lanes: &[f32],
+) -> Result<(), TestCaseError> {
+    let mut expected = lanes.to_vec();
+    super::scalar::to_lanes(rows, stride, count, &mut expected);
+    let mut actual = lanes.to_vec();
+    kernels.to_lanes(rows, stride, count, &mut actual);
+    prop_assert_eq!(bits(&actual), bits(&expected));
+    Ok(())
+}
+
+/// A mixing on rows in lanes: weights of some gates, experts of `n` vectors (possibly fewer
+/// or more than the gates), the initial outputs.
+fn mix_lanes_case() -> impl Strategy<Value = (Vec<f32>, Vec<f32>, Vec<f32>)> {
+    (0usize..8, 0usize..40, 0usize..10).prop_flat_map(|(gates, n, experts)| {
+        (
+            prop::collection::vec(0.0f32..1.0, gates * LANES),
+            prop::collection::vec(-3.0f32..3.0, experts * n * LANES),
+            prop::collection::vec(-1.0f32..1.0, n * LANES),
+        )
+    })
+}
+
+fn check_mix_lanes<K: Kernels<f32>>(
+    kernels: &K,
+    weights: &[f32],
+    experts: &[f32],
+    out: &[f32],
+) -> Result<(), TestCaseError> {
+    let mut expected = out.to_vec();
+    super::scalar::mix_lanes(weights, experts, &mut expected);
+    let mut actual = out.to_vec();
+    kernels.mix_lanes(weights, experts, &mut actual);
+    prop_assert_eq!(bits(&actual), bits(&expected));
+    Ok(())
+}
+
+/// A layer on rows in lanes: `k` input vectors, a `k x n` matrix and `n` biases.
+fn layer_lanes_case() -> impl Strategy<Value = (Vec<f32>, Vec<f32>, Vec<f32>)> {
+    (0usize..=LANES_MAX_WIDTH, 1usize..=LANES_MAX_WIDTH).prop_flat_map(|(k, n)| {
+        (
+            prop::collection::vec(-2.0f32..2.0, k * LANES),
+            prop::collection::vec(-1.0f32..1.0, k * n),
+            prop::collection::vec(-1.0f32..1.0, n),
+        )
+    })
+}
+
+/// Every lane of `layer_lanes` is bit for bit the backend's `layer` of that lane alone.
+fn check_layer_lanes<W: Weight, K: Kernels<W>>(
+    kernels: &K,
+    x: &[f32],
+    w: &[W],
+    bias: &[W],
+) -> Result<(), TestCaseError> {
+    let (k, n) = (x.len() / LANES, bias.len());
+    let mut expected = std::vec![f32::NAN; n * LANES];
+    for l in 0..LANES {
+        let row: Vec<f32> = (0..k).map(|i| x[i * LANES + l]).collect();
+        let mut out = std::vec![f32::NAN; n];
+        kernels.layer(&row, w, bias, &mut out);
+        for (j, v) in out.into_iter().enumerate() {
+            expected[j * LANES + l] = v;
+        }
+    }
+    let mut actual = std::vec![f32::NAN; n * LANES];
+    kernels.layer_lanes(x, w, bias, &mut actual);
+    prop_assert_eq!(bits(&actual), bits(&expected));
+    Ok(())
+}
+
 fn halves(values: &[f32]) -> Vec<f16> {
     values.iter().map(|&v| f16::from_f32(v)).collect()
 }
@@ -389,6 +483,26 @@ macro_rules! twin_tests {
                 #[test]
                 fn layers_f16_equal_composed_kernels_and_scalar((x, w, b, rows, tx, n) in layer_case()) {
                     check_layers(&kernels_or_skip!(), &x, &halves(&w), &halves(&b), &rows, &tx, n)?;
+                }
+
+                #[test]
+                fn to_lanes_moves_what_the_portable_loop_moves((rows, stride, count, lanes) in lanes_case()) {
+                    check_to_lanes(&kernels_or_skip!(), &rows, stride, count, &lanes)?;
+                }
+
+                #[test]
+                fn mix_lanes_matches_scalar_exactly((weights, experts, out) in mix_lanes_case()) {
+                    check_mix_lanes(&kernels_or_skip!(), &weights, &experts, &out)?;
+                }
+
+                #[test]
+                fn layer_lanes_f32_equal_one_layer_per_lane((x, w, b) in layer_lanes_case()) {
+                    check_layer_lanes(&kernels_or_skip!(), &x, &w, &b)?;
+                }
+
+                #[test]
+                fn layer_lanes_f16_equal_one_layer_per_lane((x, w, b) in layer_lanes_case()) {
+                    check_layer_lanes(&kernels_or_skip!(), &x, &halves(&w), &halves(&b))?;
                 }
 
                 #[test]

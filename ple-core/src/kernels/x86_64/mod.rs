@@ -13,11 +13,14 @@ mod avx512;
 mod elementwise;
 mod exp;
 mod gemv;
+mod lanes;
 mod layer;
 mod mix;
 mod nonzero;
 
-use core::arch::x86_64::{__m256, _mm256_cvtph_ps, _mm256_loadu_ps, _mm_loadu_si128};
+use core::arch::x86_64::{
+    __m256, _mm256_broadcast_ss, _mm256_cvtph_ps, _mm256_loadu_ps, _mm_loadu_si128, _mm_set1_epi16,
+};
 
 use half::f16;
 
@@ -76,6 +79,12 @@ trait Lanes: Weight {
     /// # Safety
     /// `p..p + 8` must be readable, and the CPU must have AVX2, FMA and F16C.
     unsafe fn load8(p: *const Self) -> __m256;
+
+    /// Loads the value at `p` as an `f32` into all eight lanes, widened as `load8` widens.
+    ///
+    /// # Safety
+    /// `p` must be readable, and the CPU must have AVX2, FMA and F16C.
+    unsafe fn broadcast(p: *const Self) -> __m256;
 }
 
 impl Lanes for f32 {
@@ -84,6 +93,13 @@ impl Lanes for f32 {
     unsafe fn load8(p: *const Self) -> __m256 {
         // SAFETY: the caller guarantees eight readable values.
         unsafe { _mm256_loadu_ps(p) }
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2,fma,f16c")]
+    unsafe fn broadcast(p: *const Self) -> __m256 {
+        // SAFETY: the caller guarantees a readable value.
+        unsafe { _mm256_broadcast_ss(&*p) }
     }
 }
 
@@ -94,6 +110,13 @@ impl Lanes for f16 {
         // SAFETY: the caller guarantees eight readable values (16 bytes); `loadu` has no
         // alignment requirement and F16C is present.
         unsafe { _mm256_cvtph_ps(_mm_loadu_si128(p.cast())) }
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2,fma,f16c")]
+    unsafe fn broadcast(p: *const Self) -> __m256 {
+        // SAFETY: the caller guarantees a readable value; F16C widens it in every lane.
+        unsafe { _mm256_cvtph_ps(_mm_set1_epi16((*p).to_bits() as i16)) }
     }
 }
 
@@ -184,6 +207,28 @@ macro_rules! avx2_kernels {
                     scalar::composed_layer_rows(self, x, w, bias, out, tile);
                 }
             }
+
+            #[inline]
+            fn to_lanes(&self, rows: &[f32], stride: usize, count: usize, lanes: &mut [f32]) {
+                // SAFETY: as for `gemv_acc`.
+                if !unsafe { lanes::to_lanes(rows, stride, count, lanes) } {
+                    scalar::to_lanes(rows, stride, count, lanes);
+                }
+            }
+
+            #[inline]
+            fn mix_lanes(&self, weights: &[f32], experts: &[f32], out: &mut [f32]) {
+                // SAFETY: as for `gemv_acc`.
+                unsafe { lanes::mix_lanes(weights, experts, out) }
+            }
+
+            #[inline]
+            fn layer_lanes(&self, x: &[f32], w: &[$w], bias: &[$w], out: &mut [f32]) {
+                // SAFETY: as for `gemv_acc`.
+                if !unsafe { lanes::layer_lanes(x, w, bias, out) } {
+                    scalar::composed_layer_lanes(self, x, w, bias, out);
+                }
+            }
         }
     };
 }
@@ -267,6 +312,21 @@ macro_rules! avx512_kernels {
             #[inline]
             fn layer_rows(&self, x: &[f32], w: &[$w], bias: &[$w], out: &mut [f32], tile: RowTile) {
                 self.avx2.layer_rows(x, w, bias, out, tile)
+            }
+
+            #[inline]
+            fn to_lanes(&self, rows: &[f32], stride: usize, count: usize, lanes: &mut [f32]) {
+                Kernels::<$w>::to_lanes(&self.avx2, rows, stride, count, lanes)
+            }
+
+            #[inline]
+            fn mix_lanes(&self, weights: &[f32], experts: &[f32], out: &mut [f32]) {
+                Kernels::<$w>::mix_lanes(&self.avx2, weights, experts, out)
+            }
+
+            #[inline]
+            fn layer_lanes(&self, x: &[f32], w: &[$w], bias: &[$w], out: &mut [f32]) {
+                self.avx2.layer_lanes(x, w, bias, out)
             }
         }
     };
