@@ -294,6 +294,7 @@ fn flat_tile<W: Weight, K: Kernels<W>>(
     let (w, bias) = cursor.layer(s.input_dim as usize, group_width)?;
     let starts = BlockStarts::new(model);
     let standardisation = model.standardisation().filter(|st| !st.is_empty());
+    let mut rows = [0u32; MAX_FIELDS];
     for (r, group) in groups.chunks_exact_mut(group_width.max(1)).enumerate() {
         match (row(model, input, first + r), &starts) {
             (
@@ -303,7 +304,6 @@ fn flat_tile<W: Weight, K: Kernels<W>>(
                 },
                 Some(starts),
             ) if standardisation.is_none() || numeric.len() <= tower_in.len() => {
-                let mut rows = [0u32; MAX_FIELDS];
                 let known = starts.rows(categories, &mut rows);
                 // What `forward::level0_group` computes for such a row: the standardised
                 // values (in the free tower inputs) through one call of the fused kernel.
@@ -511,12 +511,33 @@ impl BlockStarts {
     /// field's row at once, then, only if a category is unknown, the known ones moved up.
     fn rows<'r>(&self, categories: &[u16], rows: &'r mut [u32; MAX_FIELDS]) -> &'r [u32] {
         let fields = categories.len().min(self.fields);
-        for ((slot, &start), &c) in rows.iter_mut().zip(&self.starts).zip(categories) {
+        let categories = categories.get(..fields).unwrap_or(&[]);
+        // Eight fields a step on fixed-size arrays, which compile to vector code; the unknown
+        // category is the largest `u16`, so the running maximum finds it.
+        let (whole, rest) = categories.as_chunks::<8>();
+        let mut largest = [0u16; 8];
+        for ((chunk, slots), starts) in whole
+            .iter()
+            .zip(rows.as_chunks_mut::<8>().0)
+            .zip(self.starts.as_chunks::<8>().0)
+        {
+            for (((slot, &start), &c), largest) in
+                slots.iter_mut().zip(starts).zip(chunk).zip(&mut largest)
+            {
+                *slot = start.wrapping_add(u32::from(c));
+                *largest = (*largest).max(c);
+            }
+        }
+        let done = whole.len() * 8;
+        let tail = rows.get_mut(done..).unwrap_or(&mut []);
+        for ((slot, &start), &c) in tail
+            .iter_mut()
+            .zip(self.starts.get(done..).unwrap_or(&[]))
+            .zip(rest)
+        {
             *slot = start.wrapping_add(u32::from(c));
         }
-        let unknown = categories
-            .iter()
-            .fold(false, |any, &c| any | (c == UNKNOWN_CATEGORY));
+        let unknown = largest.iter().chain(rest).any(|&c| c == UNKNOWN_CATEGORY);
         if !unknown {
             return rows.get(..fields).unwrap_or(&[]);
         }
