@@ -53,6 +53,17 @@ proptest! {
         prop_assert_eq!(scalar, unpacked(&packed, outputs));
     }
 
+    /// The portable gather into one sum per output (the packed gather, then unpacked).
+    #[test]
+    fn portable_unpacked_gather_equals_scalar_gather((table, starts, outputs) in table_and_rows()) {
+        let mut scalar = vec![0i32; outputs];
+        let mut packed = vec![7u32; packed_len(outputs)];
+        let mut sums = vec![-1i32; outputs];
+        gather_rows_scalar(&table, &starts, &mut scalar);
+        PortableDsp::gather_sums(&table, &starts, &mut packed, &mut sums);
+        prop_assert_eq!(scalar, sums);
+    }
+
     #[test]
     fn gathers_skip_rows_past_the_table_alike(
         (table, mut starts, outputs) in table_and_rows(),
@@ -192,6 +203,30 @@ mod arm {
             gather_rows_scalar(&table, &starts, &mut scalar);
             ArmDsp::gather_rows(&table, &starts, outputs, &mut packed);
             prop_assert_eq!(scalar, unpacked(&packed, outputs));
+        }
+
+        /// The gather whose assembly passes store the sums unpacked: the scalar sums, for
+        /// wide rows (several passes, then the packed rest) and narrow ones.
+        #[test]
+        fn arm_unpacked_gather_equals_scalar_gather(
+            (table, starts, outputs) in (1usize..150, 1usize..8).prop_flat_map(|(outputs, rows)| {
+                (
+                    vec(any::<i8>(), category_weights_len(rows, outputs)),
+                    vec(0..rows as u32, 0..=40),
+                    Just(outputs),
+                )
+                    .prop_map(move |(table, picks, outputs)| {
+                        let starts = picks.iter().map(|&r| r * outputs as u32).collect::<Vec<_>>();
+                        (table, starts, outputs)
+                    })
+            })
+        ) {
+            let mut scalar = vec![0i32; outputs];
+            let mut packed = vec![7u32; packed_len(outputs)];
+            let mut sums = vec![-1i32; outputs];
+            gather_rows_scalar(&table, &starts, &mut scalar);
+            ArmDsp::gather_sums(&table, &starts, &mut packed, &mut sums);
+            prop_assert_eq!(scalar, sums);
         }
 
         #[test]

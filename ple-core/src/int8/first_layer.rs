@@ -1,11 +1,11 @@
 //! The sparse first layer: every level-0 expert's first layer and every level-0 gate, in one
 //! pass over the selected category rows and one pass over the outputs.
 //!
-//! The category sums stay packed as `i16` pairs (as the gather leaves them, see
-//! [`gather_rows_packed`](super::kernels::gather_rows_packed)) and are read from there by the
-//! per-output step: the step takes a group of four outputs from two packed words, starts each
-//! accumulator at `(G << category_shift) + bias`, adds the numeric dot product with `SMLAD`
-//! pairs and requantises. Nothing is written back between the gather and the final value.
+//! The category rows are summed in packed `i16` pairs (see
+//! [`gather_rows_packed`](super::kernels::gather_rows_packed)) and the sums unpacked to one
+//! `i32` per output (by the assembly gather itself on Arm DSP cores); the per-output step
+//! then starts each accumulator at `(G << category_shift) + bias`, adds the numeric dot
+//! product with `SMLAD` pairs and requantises, in place.
 //!
 //! The step is instantiated for every numeric width from one to eight pairs of
 //! columns (Census has 11 columns, 6 pairs): with the width a constant, the numeric input
@@ -14,7 +14,7 @@
 //! loop over the pairs, with the same results.
 
 use super::fixed::{Requant, ACTIVATION_MAX, LOGIT_LIMIT};
-use super::kernels::{gather_rows_scalar, unpack_group, Dsp};
+use super::kernels::{gather_rows_scalar, Dsp};
 use super::{SparseLayer, SparseOutput};
 
 /// Where the first layer reads and writes, carved from the scratch by the forward pass.
@@ -29,13 +29,17 @@ pub(super) struct FirstLayerScratch<'s> {
     pub out: &'s mut [i32],
 }
 
+/// A gather into one sum per output: table, row starts, room for packed sums, the sums (see
+/// [`Dsp::gather_sums`](super::kernels::Dsp::gather_sums)).
+pub(super) type GatherSums = fn(&[i8], &[u32], &mut [u32], &mut [i32]);
+
 /// How the category rows are summed: a plain scalar loop (sums packed afterwards), or a
-/// lane-packed gather ([`Dsp::gather_rows`](super::kernels::Dsp::gather_rows) of a DSP).
+/// lane-packed gather ([`Dsp::gather_sums`](super::kernels::Dsp::gather_sums) of a DSP).
 /// The sums are the same either way.
 #[derive(Clone, Copy)]
 pub(super) enum Gather {
     Scalar,
-    Packed(fn(&[i8], &[u32], usize, &mut [u32])),
+    Packed(GatherSums),
 }
 
 /// The DSP primitives of the per-output step: the target's instructions where it has them.
@@ -62,8 +66,7 @@ pub(super) fn run<const PAIRS: usize>(
     prescale_numeric(sparse.numeric_prescale, numeric, s.numeric);
     match gather {
         Gather::Packed(gather) => {
-            gather(sparse.category_weights, rows, s.out.len(), s.packed);
-            unpack_sums(s.packed, s.out);
+            gather(sparse.category_weights, rows, s.packed, s.out);
         }
         Gather::Scalar => gather_rows_scalar(sparse.category_weights, rows, s.out),
     }
@@ -86,26 +89,6 @@ pub(super) fn run<const PAIRS: usize>(
         };
     }
     fixed!(1 2 3 4 5 6 7 8);
-}
-
-/// The packed category sums into one `i32` per output: whole groups of four, then the rest.
-fn unpack_sums(packed: &[u32], out: &mut [i32]) {
-    let mut groups = out.chunks_exact_mut(4);
-    let mut pairs = packed.chunks_exact(2);
-    for (sums, pair) in (&mut groups).zip(&mut pairs) {
-        if let ([a, b, c, d], &[even, odd]) = (sums, pair) {
-            [*a, *b, *c, *d] = unpack_group(even, odd);
-        }
-    }
-    if let Some(&[even, odd]) = pairs.next() {
-        for (sum, value) in groups
-            .into_remainder()
-            .iter_mut()
-            .zip(unpack_group(even, odd))
-        {
-            *sum = value;
-        }
-    }
 }
 
 /// Rescales every numeric input to its `i16` column value and packs them two per word

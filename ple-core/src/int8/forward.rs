@@ -1,14 +1,12 @@
 //! The int8 forward pass.
 
+use super::dense::{ChainScratch, Cursor};
 use super::first_layer::{self, FirstLayerScratch, Gather};
-use super::fixed::{sigmoid_q15, softmax_q15, ACTIVATION_MAX, LOGIT_LIMIT};
+use super::fixed::{sigmoid_q15, softmax_q15};
 #[cfg(all(target_arch = "arm", feature = "arm-dsp"))]
 use super::kernels::ArmDsp;
-#[cfg(all(target_arch = "arm", feature = "arm-dsp"))]
-use super::kernels::Dsp;
-use super::kernels::{
-    dense_packed, dense_scalar, gather_rows_packed, pack_activations, PortableDsp,
-};
+use super::kernels::{Dsp, PortableDsp};
+use super::mix::mix;
 use super::model::{gate_outputs, sparse_outputs, Int8Kernel, Int8Model, ScratchLayout};
 use super::{Int8Error, Int8Input, NO_CATEGORY};
 
@@ -78,24 +76,8 @@ impl<'s> Regions<'s> {
     }
 }
 
-/// What one dense layer reads and writes, and the kernels it runs with.
-struct DenseIo<'i, 'o> {
-    input: &'i [i32],
-    out: &'o mut [i32],
-    /// Room for the input packed in lane pairs (the packed kernels).
-    packed: &'o mut [u32],
-    kernel: Int8Kernel,
-}
-
 fn words(slice: &mut [i32]) -> &mut [u32] {
     bytemuck::cast_slice_mut::<i32, u32>(slice)
-}
-
-/// Position in the dense layers' arrays.
-#[derive(Default)]
-struct Cursor {
-    weights: usize,
-    outputs: usize,
 }
 
 impl<'a> Int8Model<'a> {
@@ -190,9 +172,9 @@ impl<'a> Int8Model<'a> {
         };
         let gather = match kernel {
             Int8Kernel::Scalar => Gather::Scalar,
-            Int8Kernel::PortablePacked => Gather::Packed(gather_rows_packed::<PortableDsp>),
+            Int8Kernel::PortablePacked => Gather::Packed(PortableDsp::gather_sums),
             #[cfg(all(target_arch = "arm", feature = "arm-dsp"))]
-            Int8Kernel::ArmDsp => Gather::Packed(ArmDsp::gather_rows),
+            Int8Kernel::ArmDsp => Gather::Packed(ArmDsp::gather_sums),
         };
         self.first_layer::<PAIRS>(input, &mut s, known, gather);
 
@@ -220,24 +202,20 @@ impl<'a> Int8Model<'a> {
                         };
                         (part(s.previous, slot * width, width), 0)
                     };
-                    let mut input_width = input.len();
-                    copy_into(s.ping, input);
-                    for &out_width in units.get(start..).unwrap_or(&[]) {
-                        let out_width = out_width as usize;
-                        let io = DenseIo {
-                            input: part(s.ping, 0, input_width),
-                            out: part_mut(s.pong, 0, out_width),
-                            packed: words(s.packed),
-                            kernel,
-                        };
-                        self.dense(&mut cursor, io, true);
-                        core::mem::swap(&mut s.ping, &mut s.pong);
-                        input_width = out_width;
-                    }
-                    copy_into(
-                        part_mut(s.experts, e * width, width),
-                        part(s.ping, 0, width),
+                    let layers = units.get(start..).unwrap_or(&[]);
+                    let scratch = ChainScratch {
+                        ping: &mut *s.ping,
+                        pong: &mut *s.pong,
+                        packed: words(s.packed),
+                    };
+                    let output = self.dense_chain(
+                        &mut cursor,
+                        kernel,
+                        input,
+                        layers.iter().map(|&units| (units, true)),
+                        scratch,
                     );
+                    copy_into(part_mut(s.experts, e * width, width), output);
                 }
             }
             let expert_outputs: &[i32] = if in_sparse { &*s.sparse } else { &*s.experts };
@@ -256,14 +234,14 @@ impl<'a> Int8Model<'a> {
                     part(s.sparse, gate_logit_at, gate_width)
                 } else {
                     let slot = if shared { tasks } else { gate };
-                    let out = part_mut(s.gate_logits, 0, gate_width);
-                    let io = DenseIo {
-                        input: part(s.previous, slot * width, width),
-                        out,
-                        packed: words(s.packed),
+                    self.dense(
+                        &mut cursor,
                         kernel,
-                    };
-                    self.dense(&mut cursor, io, false);
+                        part(s.previous, slot * width, width),
+                        part_mut(s.gate_logits, 0, gate_width),
+                        words(s.packed),
+                        false,
+                    );
                     part(s.gate_logits, 0, gate_width)
                 };
                 gate_logit_at += gate_width;
@@ -310,28 +288,21 @@ impl<'a> Int8Model<'a> {
         for (task, (logit, probability)) in
             logits.iter_mut().zip(probabilities.iter_mut()).enumerate()
         {
-            let mut input_width = width;
-            copy_into(s.ping, part(s.previous, task * width, width));
-            for &out_width in shape.tower_units {
-                let out_width = out_width as usize;
-                let io = DenseIo {
-                    input: part(s.ping, 0, input_width),
-                    out: part_mut(s.pong, 0, out_width),
-                    packed: words(s.packed),
-                    kernel,
-                };
-                self.dense(&mut cursor, io, true);
-                core::mem::swap(&mut s.ping, &mut s.pong);
-                input_width = out_width;
-            }
-            let io = DenseIo {
-                input: part(s.ping, 0, input_width),
-                out: part_mut(s.pong, 0, 1),
+            // The tower's layers with ReLU, then the output layer: one Q16 logit.
+            let layers = shape.tower_units.iter().map(|&units| (units, true));
+            let scratch = ChainScratch {
+                ping: &mut *s.ping,
+                pong: &mut *s.pong,
                 packed: words(s.packed),
-                kernel,
             };
-            self.dense(&mut cursor, io, false);
-            *logit = s.pong.first().copied().unwrap_or(0);
+            let output = self.dense_chain(
+                &mut cursor,
+                kernel,
+                part(s.previous, task * width, width),
+                layers.chain([(1, false)]),
+                scratch,
+            );
+            *logit = output.first().copied().unwrap_or(0);
             *probability = sigmoid_q15(*logit);
         }
         Ok(())
@@ -403,49 +374,6 @@ impl<'a> Int8Model<'a> {
             gather,
         );
     }
-
-    /// One dense layer from `input` to `out` (whose lengths give the layer's widths), with
-    /// ReLU into activations or without into Q16 logits; `packed` is room for the input
-    /// packed in lane pairs, for the packed kernels.
-    fn dense(&self, cursor: &mut Cursor, io: DenseIo<'_, '_>, relu: bool) {
-        let DenseIo {
-            input,
-            out,
-            packed,
-            kernel,
-        } = io;
-        let count = input.len() * out.len();
-        let weights = self
-            .dense
-            .weights
-            .get(cursor.weights..cursor.weights + count)
-            .unwrap_or(&[]);
-        let at = cursor.outputs..cursor.outputs + out.len();
-        let bias = self.dense.bias.get(at.clone()).unwrap_or(&[]);
-        let requant = self.dense.requant.get(at).unwrap_or(&[]);
-        cursor.weights += count;
-        cursor.outputs += out.len();
-        match kernel {
-            Int8Kernel::Scalar => dense_scalar(weights, input, out),
-            Int8Kernel::PortablePacked => {
-                pack_activations(input, packed);
-                dense_packed::<PortableDsp>(weights, input, packed, out);
-            }
-            #[cfg(all(target_arch = "arm", feature = "arm-dsp"))]
-            Int8Kernel::ArmDsp => {
-                pack_activations(input, packed);
-                dense_packed::<ArmDsp>(weights, input, packed, out);
-            }
-        }
-        for (acc, (&b, r)) in out.iter_mut().zip(bias.iter().zip(requant)) {
-            let sum = acc.saturating_add(b);
-            *acc = if relu {
-                r.apply_clamped(sum, 0, ACTIVATION_MAX)
-            } else {
-                r.apply_clamped(sum, -LOGIT_LIMIT, LOGIT_LIMIT)
-            };
-        }
-    }
 }
 
 fn copy_into(dst: &mut [i32], src: &[i32]) {
@@ -457,175 +385,4 @@ fn copy_into(dst: &mut [i32], src: &[i32]) {
 fn as_u16(words: &mut [i32], len: usize) -> &mut [u16] {
     let halves = bytemuck::cast_slice_mut::<i32, u16>(words);
     halves.get_mut(..len).unwrap_or(&mut [])
-}
-
-/// `dst[k] = sum over experts e of weight_e * ratio_e * y_e[k]`, every product rounded back to
-/// the activation format. The experts are the consecutive outputs (`dst.len()` each) of the
-/// two `spans`, in the order of `weights` and `ratios`; `weights` may be overwritten (the gate
-/// weights are not read again).
-///
-/// Two loops give the same bits (wrapping sums are associative, so the order of the additions
-/// does not change the result): four outputs at a time in registers, each output stored once,
-/// for cores with enough registers; one expert at a time on Arm cores without the DSP
-/// extension (Cortex-M0: eight low registers, where four accumulators spill).
-fn mix(spans: [&[i32]; 2], weights: &mut [u16], ratios: &[u16], dst: &mut [i32]) {
-    #[cfg(all(target_arch = "arm", not(feature = "arm-dsp")))]
-    mix_one_expert_at_a_time(spans, weights, ratios, dst);
-    #[cfg(not(all(target_arch = "arm", not(feature = "arm-dsp"))))]
-    mix_four_outputs_at_a_time(spans, weights, ratios, dst);
-}
-
-/// [`mix`], one expert after the other into `dst`.
-#[cfg_attr(
-    not(all(target_arch = "arm", not(feature = "arm-dsp"))),
-    allow(dead_code)
-)]
-fn mix_one_expert_at_a_time(spans: [&[i32]; 2], weights: &[u16], ratios: &[u16], dst: &mut [i32]) {
-    let width = dst.len().max(1);
-    let [own, shared] = spans;
-    let members = own.chunks_exact(width).chain(shared.chunks_exact(width));
-    let mut first = true;
-    for ((y, &g), &r) in members.zip(weights).zip(ratios) {
-        // Both Q15 and at most 2^15: the product fits in u32.
-        let w = ((u32::from(g) * u32::from(r) + (1 << 14)) >> 15) as i32;
-        // The weights sum to at most 2^15 + experts, activations are below 2^15: no
-        // overflow for any shape; wrapping keeps that free of debug checks.
-        if first {
-            for (d, &y) in dst.iter_mut().zip(y) {
-                *d = w.wrapping_mul(y);
-            }
-            first = false;
-            continue;
-        }
-        let mut d4 = dst.chunks_exact_mut(4);
-        let mut y4 = y.chunks_exact(4);
-        for (d, y) in (&mut d4).zip(&mut y4) {
-            if let ([d0, d1, d2, d3], &[y0, y1, y2, y3]) = (d, y) {
-                *d0 = d0.wrapping_add(w.wrapping_mul(y0));
-                *d1 = d1.wrapping_add(w.wrapping_mul(y1));
-                *d2 = d2.wrapping_add(w.wrapping_mul(y2));
-                *d3 = d3.wrapping_add(w.wrapping_mul(y3));
-            }
-        }
-        for (d, &y) in d4.into_remainder().iter_mut().zip(y4.remainder()) {
-            *d = d.wrapping_add(w.wrapping_mul(y));
-        }
-    }
-    if first {
-        dst.fill(0);
-    }
-    for d in dst.iter_mut() {
-        *d = ((*d + (1 << 14)) >> 15).min(ACTIVATION_MAX);
-    }
-}
-
-/// [`mix`], four outputs at a time: every expert is added into four accumulators held in
-/// registers, and each output is stored once instead of once per expert. The scaled weights
-/// are computed once, into `weights`.
-#[cfg_attr(all(target_arch = "arm", not(feature = "arm-dsp")), allow(dead_code))]
-fn mix_four_outputs_at_a_time(
-    spans: [&[i32]; 2],
-    weights: &mut [u16],
-    ratios: &[u16],
-    dst: &mut [i32],
-) {
-    let width = dst.len();
-    let members = weights.len().min(ratios.len());
-    let weights = weights.get_mut(..members).unwrap_or(&mut []);
-    for (g, &r) in weights.iter_mut().zip(ratios) {
-        // Both Q15 and at most 2^15: the product fits in u32, the scaled weight in u16.
-        *g = ((u32::from(*g) * u32::from(r) + (1 << 14)) >> 15) as u16;
-    }
-    let weights: &[u16] = weights;
-    // The weights sum to at most 2^15 + experts, activations are below 2^15: no overflow for
-    // any shape; wrapping keeps that free of debug checks.
-    let round = |sum: i32| ((sum + (1 << 14)) >> 15).min(ACTIVATION_MAX);
-    let [own, shared] = spans;
-    let mut d4 = dst.chunks_exact_mut(4);
-    let mut k = 0;
-    for d in &mut d4 {
-        let mut acc = [0i32; 4];
-        let mut w = weights.iter();
-        for span in [own, shared] {
-            for (y, &g) in span.chunks_exact(width.max(1)).zip(&mut w) {
-                if let Some(&[y0, y1, y2, y3]) = y.get(k..k + 4) {
-                    let g = i32::from(g);
-                    acc[0] = acc[0].wrapping_add(g.wrapping_mul(y0));
-                    acc[1] = acc[1].wrapping_add(g.wrapping_mul(y1));
-                    acc[2] = acc[2].wrapping_add(g.wrapping_mul(y2));
-                    acc[3] = acc[3].wrapping_add(g.wrapping_mul(y3));
-                }
-            }
-        }
-        for (d, a) in d.iter_mut().zip(acc) {
-            *d = round(a);
-        }
-        k += 4;
-    }
-    for d in d4.into_remainder() {
-        let mut acc = 0i32;
-        let mut w = weights.iter();
-        for span in [own, shared] {
-            for (y, &g) in span.chunks_exact(width.max(1)).zip(&mut w) {
-                let y = y.get(k).copied().unwrap_or(0);
-                acc = acc.wrapping_add(i32::from(g).wrapping_mul(y));
-            }
-        }
-        *d = round(acc);
-        k += 1;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    extern crate std;
-
-    use super::{mix, mix_four_outputs_at_a_time, mix_one_expert_at_a_time, ACTIVATION_MAX};
-    use proptest::prelude::*;
-    use std::vec;
-    use std::vec::Vec;
-
-    /// The mixing as its definition reads: one expert after the other into `dst`.
-    fn definition(spans: [&[i32]; 2], weights: &[u16], ratios: &[u16], width: usize) -> Vec<i32> {
-        let mut dst = vec![0i32; width];
-        let members = spans[0]
-            .chunks_exact(width)
-            .chain(spans[1].chunks_exact(width));
-        for ((y, &g), &r) in members.zip(weights).zip(ratios) {
-            let w = ((u32::from(g) * u32::from(r) + (1 << 14)) >> 15) as i32;
-            for (d, &y) in dst.iter_mut().zip(y) {
-                *d = d.wrapping_add(w.wrapping_mul(y));
-            }
-        }
-        dst.iter()
-            .map(|&d| ((d + (1 << 14)) >> 15).min(ACTIVATION_MAX))
-            .collect()
-    }
-
-    proptest! {
-        #[test]
-        fn both_mixing_loops_equal_the_definition(
-            width in 1usize..11,
-            own in 0usize..4,
-            shared in 0usize..4,
-            seed in prop::collection::vec((0u16..=32768, 0u16..=32768, 0..=ACTIVATION_MAX), 80),
-        ) {
-            let members = own + shared;
-            let weights: Vec<u16> = seed.iter().take(members).map(|s| s.0).collect();
-            let ratios: Vec<u16> = seed.iter().take(members).map(|s| s.1).collect();
-            let y: Vec<i32> = (0..members * width).map(|i| seed.iter().cycle().nth(i).map_or(0, |s| s.2 ^ (i as i32 & 7))).collect();
-            let (a, b) = y.split_at(own * width);
-            let expected = definition([a, b], &weights, &ratios, width);
-            let mut scaled = weights.clone();
-            let mut dst = vec![-1i32; width];
-            mix_four_outputs_at_a_time([a, b], &mut scaled, &ratios, &mut dst);
-            prop_assert_eq!(&dst, &expected);
-            let mut dst = vec![-1i32; width];
-            mix_one_expert_at_a_time([a, b], &weights, &ratios, &mut dst);
-            prop_assert_eq!(&dst, &expected);
-            let mut dst = vec![-1i32; width];
-            mix([a, b], &mut weights.clone(), &ratios, &mut dst);
-            prop_assert_eq!(&dst, &expected);
-        }
-    }
 }

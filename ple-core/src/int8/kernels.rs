@@ -57,6 +57,38 @@ pub trait Dsp {
         0
     }
 
+    /// The ReLU outputs of a dense layer from the first of `out` on, for an input of whole
+    /// groups of four packed by [`pack_activations`] (`packed`, two words per group): the
+    /// dot product with each output's row of `weights`, plus its `bias` (saturating),
+    /// requantised and clamped to `0..=32767`, as this target runs them best; returns how
+    /// many it computed, the caller computes the rest. The portable form computes none.
+    #[inline(always)]
+    fn dense_relu_steps(
+        weights: &[i8],
+        packed: &[u32],
+        bias: &[i32],
+        requant: &[super::Requant],
+        out: &mut [i32],
+    ) -> usize
+    where
+        Self: Sized,
+    {
+        let _ = (weights, packed, bias, requant, out);
+        0
+    }
+
+    /// The category sums of the first layer, one `i32` per output of `out`: the packed
+    /// gather then [`unpack_sums`] (with `packed` as room for the packed sums, two words per
+    /// four outputs), or what this target does best with the same results.
+    #[inline(always)]
+    fn gather_sums(table: &[i8], row_starts: &[u32], packed: &mut [u32], out: &mut [i32])
+    where
+        Self: Sized,
+    {
+        Self::gather_rows(table, row_starts, out.len(), packed);
+        unpack_sums(packed, out);
+    }
+
     /// The packed gather ([`gather_rows_packed`]) as this target runs it best.
     #[inline(always)]
     fn gather_rows(table: &[i8], row_starts: &[u32], outputs: usize, packed: &mut [u32])
@@ -166,6 +198,17 @@ impl Dsp for ArmDsp {
         super::arm_dsp::relu_steps(x, out, records, weights)
     }
 
+    #[inline(always)]
+    fn dense_relu_steps(
+        weights: &[i8],
+        packed: &[u32],
+        bias: &[i32],
+        requant: &[super::Requant],
+        out: &mut [i32],
+    ) -> usize {
+        super::arm_dsp::dense_relu_steps(weights, packed, bias, requant, out)
+    }
+
     /// Checks every row once, then reads weight words without bounds checks: this is the
     /// hot loop of an int8 inference on a Cortex-M4 (29 rows of 138 weights for the default
     /// model), where a check per word would cost as much as the additions themselves. The
@@ -180,18 +223,68 @@ impl Dsp for ArmDsp {
         // `done` packed words hold the sums of the first `2 * done` outputs.
         let skip = 2 * done;
         let packed = packed.get_mut(done..).unwrap_or(&mut []);
-        let outputs = outputs.saturating_sub(skip);
-        let base = table.as_ptr();
-        let word = |start: u32, at: usize| -> u32 {
-            // SAFETY: `start` is one of `row_starts`, whose rows each end, rounded up to a
-            // word, inside `table` (checked above); `gather_blocks` keeps `at + 4` within
-            // the rest of that rounded-up row after the first `skip` bytes. Unaligned reads
-            // are done with `read_unaligned`.
-            let at = skip + at;
-            let bytes = unsafe { base.add(start as usize + at).cast::<u32>().read_unaligned() };
-            u32::from_le(bytes)
-        };
-        gather_blocks::<Self>(row_starts, outputs, packed, word);
+        gather_fitting_rows_from::<Self>(table, row_starts, skip, outputs, packed);
+    }
+
+    /// [`gather_rows`](Dsp::gather_rows) whose assembly passes store the sums unpacked,
+    /// so that only the last outputs (fewer than sixteen) go through `packed`.
+    #[inline(always)]
+    fn gather_sums(table: &[i8], row_starts: &[u32], packed: &mut [u32], out: &mut [i32]) {
+        let outputs = out.len();
+        if !rows_fit(table, row_starts, outputs) {
+            gather_rows_packed::<Self>(table, row_starts, outputs, packed);
+            unpack_sums(packed, out);
+            return;
+        }
+        let skip = super::arm_dsp::gather_sum_passes(table, row_starts, out);
+        gather_fitting_rows_from::<Self>(table, row_starts, skip, outputs, packed);
+        unpack_sums(packed, out.get_mut(skip..).unwrap_or(&mut []));
+    }
+}
+
+/// The packed gather of outputs `skip..outputs` (`skip` a multiple of 4) into `packed`,
+/// for rows that all fit (`rows_fit` checked by the caller), reading words unchecked.
+#[cfg(all(target_arch = "arm", feature = "arm-dsp"))]
+#[inline(always)]
+fn gather_fitting_rows_from<D: Dsp>(
+    table: &[i8],
+    row_starts: &[u32],
+    skip: usize,
+    outputs: usize,
+    packed: &mut [u32],
+) {
+    let outputs = outputs.saturating_sub(skip);
+    let base = table.as_ptr();
+    let word = |start: u32, at: usize| -> u32 {
+        // SAFETY: `start` is one of `row_starts`, whose rows each end, rounded up to a
+        // word, inside `table` (checked by the caller); `gather_blocks` keeps `at + 4`
+        // within the rest of that rounded-up row after the first `skip` bytes. Unaligned
+        // reads are done with `read_unaligned`.
+        let at = skip + at;
+        let bytes = unsafe { base.add(start as usize + at).cast::<u32>().read_unaligned() };
+        u32::from_le(bytes)
+    };
+    gather_blocks::<D>(row_starts, outputs, packed, word);
+}
+
+/// Packed category sums ([`gather_rows_packed`]) into one `i32` per output of `out`: whole
+/// groups of four, then the rest.
+pub fn unpack_sums(packed: &[u32], out: &mut [i32]) {
+    let mut groups = out.chunks_exact_mut(4);
+    let mut pairs = packed.chunks_exact(2);
+    for (sums, pair) in (&mut groups).zip(&mut pairs) {
+        if let ([a, b, c, d], &[even, odd]) = (sums, pair) {
+            [*a, *b, *c, *d] = unpack_group(even, odd);
+        }
+    }
+    if let Some(&[even, odd]) = pairs.next() {
+        for (sum, value) in groups
+            .into_remainder()
+            .iter_mut()
+            .zip(unpack_group(even, odd))
+        {
+            *sum = value;
+        }
     }
 }
 

@@ -51,11 +51,12 @@
 //!   model links one step only).
 //! - On Arm cores with the DSP extension (feature `arm-dsp`) the two hot loops are Thumb-2
 //!   assembly functions that use every register: the gather in passes of four weight words
-//!   (eight `SXTAB16` accumulators), and the step of the expert outputs with the numeric
-//!   words held in registers (`SMLAD`, `SMMUL`, `USAT`; 30 instructions an output for
-//!   Census). They compute exactly what the portable code computes, which their twin tests
-//!   check under `qemu-arm`; an output whose requantisation needs the 64-bit form (a right
-//!   shift below 33) is handed back to the Rust step.
+//!   (eight `SXTAB16` accumulators, each pass storing its sixteen sums unpacked), and the
+//!   step of the expert outputs with the numeric words held in registers (`SMLAD`, `SMMUL`,
+//!   `USAT`; 30 instructions an output for Census). So are the dense ReLU layers after the
+//!   first and the gate mixing (the `arm_dsp` module). They compute exactly what the portable
+//!   code computes, which their twin tests check under `qemu-arm`; an output whose
+//!   requantisation needs the 64-bit form (a right shift below 33) is handed back to Rust.
 //!
 //! # Activations, requantisation, gates
 //!
@@ -86,10 +87,12 @@
 
 #[cfg(all(target_arch = "arm", feature = "arm-dsp"))]
 mod arm_dsp;
+mod dense;
 mod first_layer;
 pub mod fixed;
 mod forward;
 pub mod kernels;
+mod mix;
 mod model;
 
 pub use fixed::{Requant, LOGIT_FRAC_BITS, Q15_ONE};
