@@ -1,5 +1,7 @@
 //! NEON kernels for aarch64: the primitive kernels (`gemv`, row additions) and the fused
-//! whole-layer kernels built on them (`layer.rs`), bit-identical to their composition.
+//! whole-layer kernels built on them (`layer.rs`), bit-identical to their composition, and
+//! the element-wise kernels and gate mixing (`elementwise.rs`), bit-identical to their
+//! scalar twins.
 //!
 //! NEON is part of the aarch64 baseline, but the kernels still come only from
 //! [`Neon::new`], which checks for it (at run time with the `std` feature), so that holding a
@@ -12,6 +14,7 @@
 //! over.
 
 mod add_row;
+mod elementwise;
 mod gemv;
 mod layer;
 
@@ -117,6 +120,36 @@ macro_rules! neon_kernels {
             ) {
                 // SAFETY: as for `gemv_acc`.
                 unsafe { add_row::add_rows(w, rows, out) }
+            }
+
+            #[inline]
+            fn mix(&self, weights: &[f32], experts: &[f32], out: &mut [f32]) {
+                // SAFETY: as for `gemv_acc`.
+                unsafe { elementwise::mix(weights, experts, out) }
+            }
+
+            #[inline]
+            fn mix_lanes(&self, weights: &[f32], experts: &[f32], out: &mut [f32]) {
+                // SAFETY: as for `gemv_acc`.
+                unsafe { elementwise::mix_lanes(weights, experts, out) }
+            }
+
+            #[inline]
+            fn nonzero(&self, values: &[f32], start: usize, found: &mut [u32]) -> (usize, usize) {
+                // SAFETY: as for `gemv_acc`.
+                unsafe { elementwise::nonzero(values, start, found) }
+            }
+
+            #[inline]
+            fn relu(&self, values: &mut [f32]) {
+                // SAFETY: as for `gemv_acc`.
+                unsafe { elementwise::relu(values) }
+            }
+
+            #[inline]
+            fn all_finite(&self, values: &[f32]) -> bool {
+                // SAFETY: as for `gemv_acc`.
+                unsafe { elementwise::all_finite(values) }
             }
 
             #[inline]
