@@ -7,8 +7,11 @@
 //! bias, [`Kernels::exp`] vectorises libm's `expf` for the softmax and sigmoid, and
 //! [`Kernels::nonzero`] finds the few non-zero columns of a dense one-hot input;
 //! [`Kernels::mix`] is the gates' weighted sum of expert outputs, [`Kernels::relu`] the experts'
-//! activation and [`Kernels::all_finite`] the validation of dense rows. Everything else (the
-//! softmax around its exponentials) touches a few values per row and stays portable.
+//! activation and [`Kernels::all_finite`] the validation of dense rows. A batch tile works on
+//! its rows side by side after the first layer: [`Kernels::to_lanes`] transposes them into
+//! vectors of [`LANES`] rows, [`Kernels::mix_lanes`] and [`Kernels::layer_lanes`] are the
+//! mixing and the dense layer on such vectors. Everything else (the softmax around its
+//! exponentials) touches a few values per row and stays portable.
 //!
 //! Like `memchr`, the crate always has the portable [`scalar`] kernels; the architecture
 //! modules offer SIMD twins of the same kernels through safe constructors that return `None`
