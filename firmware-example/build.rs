@@ -5,17 +5,24 @@
 //! - `PLE_PRECISION`: `f32`, `f16` or `int8` (default `f32`);
 //! - `PLE_CENSUS_DIR`: the Census data directory (default `../../shared/census`, then
 //!   `../data/census`);
-//! - `PLE_TEST_ROWS`: how many rows of the test split to embed (default 256).
+//! - `PLE_TEST_ROWS`: how many rows of the test split to embed (default 200: as many as the
+//!   int8 Cortex-M4F firmware holds within 90 KiB of flash, see README.md).
 //!
 //! It writes three files into `OUT_DIR`: `memory.x` (the board's memory layout), `model.rs`
 //! (the packed weights as a `static` and the ple-core model view over them) and `fixture.rs`
 //! (the first `PLE_TEST_ROWS` rows of the test split in the sparse form a device has, and the
-//! probabilities the host computes for them with ple-core's portable kernels). Nothing of the
-//! data is ever written into the source tree.
+//! outputs the host computes for them with ple-core's portable kernels; for int8 models in the
+//! compact bit stream of `src/compact.rs`). Nothing of the data is ever written into the
+//! source tree.
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::{env, fs};
 
+#[path = "src/compact.rs"]
+#[allow(dead_code)]
+mod compact;
+#[path = "build/compact.rs"]
+mod compact_writer;
 #[path = "build/int8.rs"]
 mod int8;
 
@@ -36,6 +43,13 @@ fn main() {
     let memory = format!("memory/{board}.x");
     println!("cargo::rerun-if-changed={memory}");
     fs::copy(&memory, out.join("memory.x")).expect("copy the memory layout");
+    // cortex-m-rt's `device` mode includes a `device.x` naming the interrupt handlers; the
+    // firmware's one-entry table (src/interrupts.rs) needs none.
+    fs::write(
+        out.join("device.x"),
+        "/* No interrupt handlers: see src/interrupts.rs. */\n",
+    )
+    .expect("write device.x");
     println!("cargo::rustc-link-search={}", out.display());
 
     for var in [
@@ -111,9 +125,12 @@ fn env_path(var: &str, defaults: &[&str]) -> PathBuf {
     }
 }
 
+/// Rows embedded when `PLE_TEST_ROWS` is not set (the firmware tests embed as many).
+const DEFAULT_TEST_ROWS: usize = 200;
+
 fn rows_to_embed() -> usize {
     match env::var("PLE_TEST_ROWS") {
-        Err(_) => 256,
+        Err(_) => DEFAULT_TEST_ROWS,
         Ok(text) => match text.parse::<usize>() {
             Ok(n) if n > 0 => n,
             _ => fail(&format!(

@@ -2,7 +2,9 @@
 //!
 //! f32 and f16 models are compared on probabilities with a small tolerance (and the rows that
 //! agree to the bit are counted); int8 models must match the host bit for bit, on both the Q16
-//! logits and the Q15 probabilities, since the int8 path is integer-only.
+//! logits and the Q15 probabilities, since the int8 path is integer-only. The int8 rows come
+//! in the compact form of [`crate::compact`], decoded one at a time outside the counted
+//! inference.
 
 use crate::counter::Counter;
 use crate::{fixture, model};
@@ -141,6 +143,7 @@ pub use float::{all_rows, SCRATCH_BYTES};
 #[cfg(precision = "int8")]
 mod int8 {
     use super::*;
+    use crate::compact::{probability, Rows};
     use ple_core::int8::Int8Input;
 
     /// Bytes of the scratch memory one prediction uses, reserved statically.
@@ -160,16 +163,40 @@ mod int8 {
         // SAFETY: `all_rows` is called once, from `main`, and nothing else names SCRATCH; no
         // interrupt handler touches it.
         let scratch = unsafe { &mut *core::ptr::addr_of_mut!(SCRATCH) };
-        let inputs = fixture::FIXTURE_NUMERIC
-            .iter()
-            .zip(&fixture::FIXTURE_CATEGORIES);
-        let expected = fixture::FIXTURE_EXPECTED
-            .iter()
-            .zip(&fixture::FIXTURE_EXPECTED_LOGITS);
-        for ((numeric, categories), (want_probabilities, want_logits)) in inputs.zip(expected) {
+        let mut rows = Rows::new(&fixture::FIXTURE_ROWS, fixture::COLUMNS);
+        // One value per column: numeric inputs, category indices, the host's logits and the
+        // differences that give its probabilities (see `compact`).
+        let mut values = [0i32; fixture::COLUMNS];
+        let mut categories = [0u16; fixture::FIELDS];
+        let mut want_probabilities = [0u16; model::TASKS];
+        for _ in 0..fixture::ROWS {
+            // Decoding is not part of the inference: it happens before the counter starts.
+            let mut decoded = rows.next_into(&mut values);
+            let numeric = values.get(..fixture::NUMERIC).unwrap_or(&[]);
+            let indices = values
+                .get(fixture::NUMERIC..fixture::NUMERIC + fixture::FIELDS)
+                .unwrap_or(&[]);
+            for (slot, &index) in categories.iter_mut().zip(indices) {
+                decoded &= u16::try_from(index).is_ok();
+                *slot = index as u16;
+            }
+            let outputs = values
+                .get(fixture::NUMERIC + fixture::FIELDS..)
+                .unwrap_or(&[]);
+            let (want_logits, differences) = outputs.split_at(model::TASKS.min(outputs.len()));
+            for ((slot, &logit), &difference) in want_probabilities
+                .iter_mut()
+                .zip(want_logits)
+                .zip(differences)
+            {
+                match probability(&fixture::FIXTURE_KNOTS, logit, difference) {
+                    Some(p) => *slot = p,
+                    None => decoded = false,
+                }
+            }
             let input = Int8Input {
                 numeric,
-                categories,
+                categories: &categories,
             };
             let mut logits = [0i32; model::TASKS];
             let mut probabilities = [0u16; model::TASKS];
@@ -181,14 +208,18 @@ mod int8 {
                 &mut probabilities,
             );
             summary.timed(counter.elapsed(begin));
-            if result.is_err() {
+            if !decoded || result.is_err() || want_logits.len() != model::TASKS {
                 summary.errors += 1;
                 continue;
             }
-            let exact = logits == *want_logits && probabilities == *want_probabilities;
+            let exact = logits
+                .iter()
+                .zip(want_logits)
+                .all(|(got, want)| got == want)
+                && probabilities == want_probabilities;
             summary.mismatches += usize::from(!exact);
             summary.bit_exact += usize::from(exact);
-            for (&got, &want) in probabilities.iter().zip(want_probabilities) {
+            for (&got, &want) in probabilities.iter().zip(&want_probabilities) {
                 // Q15: 32768 is 1.0; the difference in units of 1e-9.
                 let diff_e9 = u64::from(got.abs_diff(want)) * 1_000_000_000 / 32_768;
                 summary.max_abs_diff_e9 = summary.max_abs_diff_e9.max(diff_e9 as u32);

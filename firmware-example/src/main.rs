@@ -12,8 +12,12 @@
 #![no_main]
 
 mod check;
+#[cfg(precision = "int8")]
+mod compact;
 mod counter;
 mod faults;
+#[cfg(target_arch = "arm")]
+mod interrupts;
 mod out;
 mod semihosting;
 mod stack;

@@ -91,6 +91,7 @@ fn run_on_cortex_m4f(dir: &std::path::Path, source: &str) {
                 "-Wextra",
                 "-Werror",
                 "-DPLE_SEMIHOSTING",
+                "-DPLE_COUNT_INSTRUCTIONS",
             ])
             .args([
                 "--specs=rdimon.specs",
@@ -115,6 +116,9 @@ fn run_on_cortex_m4f(dir: &std::path::Path, source: &str) {
             .arg("120")
             .arg(qemu)
             .args(["-cpu", "cortex-m4", "-machine", "mps2-an386", "-nographic"])
+            // One instruction per 2^10 ns of virtual time: the programs' timer counts
+            // instructions (predict_int8.c reports them per kind of call).
+            .args(["-icount", "shift=10"])
             .args(["-monitor", "none", "-serial", "none"])
             .args(["-semihosting-config", "enable=on,target=native", "-kernel"])
             .arg(&program),
@@ -125,4 +129,21 @@ fn run_on_cortex_m4f(dir: &std::path::Path, source: &str) {
     assert!(stdout.contains(&format!("rows={ROWS}\n")), "{stdout}");
     assert!(stdout.contains("mismatches=0\n"), "{stdout}");
     assert!(stdout.contains("errors=0\n"), "{stdout}");
+    if source == "predict_int8.c" {
+        let field = |key: &str| -> u64 {
+            stdout
+                .lines()
+                .find_map(|line| line.strip_prefix(key)?.strip_prefix('='))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or_else(|| panic!("no `{key}` in the report:\n{stdout}"))
+        };
+        let measured = field("calibration_measured");
+        assert!(
+            measured.abs_diff(field("calibration_expected")) <= 2,
+            "the instruction counter is off:\n{stdout}"
+        );
+        for kind in ["plain_gates", "plain", "validated"] {
+            assert!(field(&format!("instructions_{kind}_min")) > 0, "{stdout}");
+        }
+    }
 }

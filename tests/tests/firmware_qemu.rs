@@ -5,8 +5,9 @@
 use ple_tests::firmware::{self, Board, BuildRequest, Precision, Report};
 use ple_tests::{elf, model};
 
-/// Rows of the test split each firmware checks.
-const ROWS: usize = 256;
+/// Rows of the test split each firmware checks: firmware-example's default, as many as the
+/// int8 Cortex-M4F firmware holds within its 90 KiB of flash.
+const ROWS: usize = 200;
 /// Seconds before QEMU is killed: a hung firmware fails instead of blocking CI.
 const QEMU_TIMEOUT: u32 = 120;
 
@@ -117,6 +118,10 @@ fn assert_bit_exact(run: &Run) {
 
 /// The int8 budget of a Cortex-M4F deployment: static RAM plus stack.
 const INT8_RAM_LIMIT: u64 = 4 * 1024;
+/// The int8 flash budget of a Cortex-M4F deployment: the whole firmware, its code, the model,
+/// and the embedded test rows with the host's outputs (`.vector_table + .text + .rodata +
+/// .data`).
+const INT8_FLASH_LIMIT: u64 = 90 * 1024;
 
 #[test]
 fn cortex_m4f_f32_matches_the_host_bit_for_bit() {
@@ -138,7 +143,7 @@ fn cortex_m4f_f16_matches_the_host_bit_for_bit() {
 }
 
 #[test]
-fn cortex_m4f_int8_matches_the_host_bit_for_bit_within_4_kib_of_ram() {
+fn cortex_m4f_int8_matches_the_host_bit_for_bit_within_90_kib_of_flash_and_4_kib_of_ram() {
     let run = build_and_run(firmware::CORTEX_M4F, Precision::Int8);
     assert_passed(firmware::CORTEX_M4F, Precision::Int8, &run);
     assert_no_panic_path(&run);
@@ -147,6 +152,17 @@ fn cortex_m4f_int8_matches_the_host_bit_for_bit_within_4_kib_of_ram() {
     assert!(
         ram <= INT8_RAM_LIMIT,
         "int8 Cortex-M4F needs {ram} bytes of RAM, over 4 KiB"
+    );
+    let flash = run.sizes.flash();
+    println!(
+        "int8 Cortex-M4F flash with {ROWS} test rows: {flash} of {INT8_FLASH_LIMIT} bytes \
+         ({} bytes of test rows)",
+        run.fixture_bytes
+    );
+    assert!(
+        flash <= INT8_FLASH_LIMIT,
+        "the int8 Cortex-M4F firmware with its {ROWS} test rows takes {flash} bytes of flash, \
+         over 90 KiB ({INT8_FLASH_LIMIT})"
     );
 }
 
