@@ -591,8 +591,9 @@ pub(super) fn relu_steps<const P: usize>(
 
 /// The whole blocks of four outputs of a gate's mixing (see [`super::mix`]): `dst` holds one
 /// expert's width of outputs, `spans` the two runs of member experts (whole multiples of that
-/// width), `weights` their scaled weights in order. Returns how many outputs it wrote (from
-/// the first; a multiple of 4); the caller mixes the rest.
+/// width), `weights` their scaled weights in order (members without a weight are left out,
+/// as the portable loops do). Returns how many outputs it wrote: every whole block of four
+/// from the first; the caller mixes the rest.
 pub(super) fn mix_blocks(spans: [&[i32]; 2], weights: &[u16], dst: &mut [i32]) -> usize {
     let width = dst.len();
     let [own, shared] = spans;
@@ -602,11 +603,15 @@ pub(super) fn mix_blocks(spans: [&[i32]; 2], weights: &[u16], dst: &mut [i32]) -
     ) else {
         return 0;
     };
+    // As the Rust loops, which zip the experts with the weights: no more members than
+    // weights, the own span's first.
+    let own_experts = own_experts.min(weights.len());
+    let shared_experts = shared_experts.min(weights.len() - own_experts);
     let done = width - width % 4;
     let Some(blocks) = dst.get_mut(..done) else {
         return 0;
     };
-    if done == 0 || weights.len() < own_experts + shared_experts {
+    if done == 0 {
         return 0;
     }
     let range = blocks.as_mut_ptr_range();

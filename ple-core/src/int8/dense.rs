@@ -4,8 +4,7 @@
 //! A layer is one loop over its outputs, and each output is finished inside it: the dot
 //! product, the bias (saturating) and the requantisation with its clamp (to an activation
 //! after ReLU or to a Q16 logit), so an accumulator never goes back to memory before its
-//! final value. The clamp bounds are a compile-time parameter, which lets the ReLU clamp be
-//! one `USAT` on an Arm core.
+//! final value.
 //!
 //! A stack of layers (an expert's layers after the first, a tower and its output layer) runs
 //! through [`Int8Model::dense_chain`]: the first layer reads its input where it lies, and the
@@ -75,11 +74,7 @@ impl<'a> Int8Model<'a> {
         relu: bool,
     ) {
         let params = self.take_layer(cursor, input.len(), out.len());
-        if relu {
-            layer::<true>(kernel, &params, input, out, packed);
-        } else {
-            layer::<false>(kernel, &params, input, out, packed);
-        }
+        layer(kernel, &params, input, out, packed, relu);
     }
 
     /// A stack of dense layers: the first reads `input`, each next one the output of the one
@@ -129,67 +124,76 @@ impl<'a> Int8Model<'a> {
     }
 }
 
-/// One layer with the kernel chosen; `RELU` picks the clamp bounds.
-fn layer<const RELU: bool>(
+/// One layer with the kernel chosen; `relu` picks the clamp bounds.
+fn layer(
     kernel: Int8Kernel,
     params: &Params<'_>,
     input: &[i32],
     out: &mut [i32],
     packed: &mut [u32],
+    relu: bool,
 ) {
     match kernel {
-        Int8Kernel::Scalar => scalar_layer::<RELU>(params, input, out),
+        Int8Kernel::Scalar => scalar_layer(params, input, out, relu),
         Int8Kernel::PortablePacked => {
             pack_activations(input, packed);
-            packed_layer::<PortableDsp, RELU>(params, input, packed, out);
+            packed_layer::<PortableDsp>(params, input, packed, out, relu);
         }
         #[cfg(all(target_arch = "arm", feature = "arm-dsp"))]
         Int8Kernel::ArmDsp => {
             pack_activations(input, packed);
-            packed_layer::<ArmDsp, RELU>(params, input, packed, out);
+            packed_layer::<ArmDsp>(params, input, packed, out, relu);
         }
     }
 }
 
 /// An output's final value from its dot product: plus the bias (saturating), requantised
-/// and clamped to an activation (`RELU`) or a Q16 logit.
+/// and clamped to `bounds` (an activation after ReLU, or a Q16 logit).
 #[inline(always)]
-fn finish<const RELU: bool>(sum: i32, bias: i32, requant: &Requant) -> i32 {
-    let sum = sum.saturating_add(bias);
-    if RELU {
-        requant.apply_clamped(sum, 0, ACTIVATION_MAX)
+fn finish(sum: i32, bias: i32, requant: &Requant, (lo, hi): (i32, i32)) -> i32 {
+    requant.apply_clamped(sum.saturating_add(bias), lo, hi)
+}
+
+/// The clamp bounds of a layer's outputs: an activation after ReLU, or a Q16 logit.
+#[inline(always)]
+fn bounds(relu: bool) -> (i32, i32) {
+    if relu {
+        (0, ACTIVATION_MAX)
     } else {
-        requant.apply_clamped(sum, -LOGIT_LIMIT, LOGIT_LIMIT)
+        (-LOGIT_LIMIT, LOGIT_LIMIT)
     }
 }
 
 /// [`super::kernels::dense_scalar`] with every output finished in the same loop.
-fn scalar_layer<const RELU: bool>(params: &Params<'_>, input: &[i32], out: &mut [i32]) {
+fn scalar_layer(params: &Params<'_>, input: &[i32], out: &mut [i32], relu: bool) {
+    let bounds = bounds(relu);
     let rows = params.weights.chunks_exact(input.len().max(1));
     let finishing = params.bias.iter().zip(params.requant);
     for ((acc, row), (&bias, requant)) in out.iter_mut().zip(rows).zip(finishing) {
         let sum = row.iter().zip(input).fold(0i32, |a, (&w, &x)| {
             a.wrapping_add(x.wrapping_mul(i32::from(w)))
         });
-        *acc = finish::<RELU>(sum, bias, requant);
+        *acc = finish(sum, bias, requant, bounds);
     }
 }
 
 /// [`super::kernels::dense_packed`] with every output finished in the same loop: `packed`
 /// holds `input` packed by [`pack_activations`].
 #[inline(always)]
-fn packed_layer<D: Dsp, const RELU: bool>(
+fn packed_layer<D: Dsp>(
     params: &Params<'_>,
     input: &[i32],
     packed: &[u32],
     out: &mut [i32],
+    relu: bool,
 ) {
+    let bounds = bounds(relu);
     let inputs = input.len();
     let full = 4 * (inputs / 4);
     let packed = packed.get(..full / 2).unwrap_or(&[]);
     let tail = input.get(full..).unwrap_or(&[]);
     // The target's own loop first, for the ReLU layers it takes (whole groups of four).
-    let done = if RELU && tail.is_empty() {
+    let done = if relu && tail.is_empty() {
         D::dense_relu_steps(params.weights, packed, params.bias, params.requant, out)
     } else {
         0
@@ -215,7 +219,7 @@ fn packed_layer<D: Dsp, const RELU: bool>(
         for (&w, &x) in rest.iter().zip(tail) {
             sum = sum.wrapping_add(x.wrapping_mul(i32::from(w)));
         }
-        *acc = finish::<RELU>(sum, bias, requant);
+        *acc = finish(sum, bias, requant, bounds);
     }
 }
 
@@ -273,11 +277,7 @@ mod tests {
             for kernel in kernels {
                 let mut out = vec![-1i32; outputs];
                 let mut packed = vec![0u32; packed_input_words(input.len())];
-                if relu {
-                    layer::<true>(kernel, &params, &input, &mut out, &mut packed);
-                } else {
-                    layer::<false>(kernel, &params, &input, &mut out, &mut packed);
-                }
+                layer(kernel, &params, &input, &mut out, &mut packed, relu);
                 prop_assert_eq!(&out, &expected, "{:?}", kernel);
             }
         }

@@ -83,11 +83,14 @@ fn mix_four_outputs_at_a_time(
     dst: &mut [i32],
 ) {
     let weights = scale_weights(weights, ratios);
+    // The assembly takes every whole block of four, so only the last outputs are left.
     #[cfg(all(target_arch = "arm", feature = "arm-dsp"))]
-    let done = super::arm_dsp::mix_blocks(spans, weights, dst);
+    {
+        let done = super::arm_dsp::mix_blocks(spans, weights, dst);
+        mix_each_from(spans, weights, dst, done);
+    }
     #[cfg(not(all(target_arch = "arm", feature = "arm-dsp")))]
-    let done = 0;
-    mix_four_from(spans, weights, dst, done);
+    mix_four_from(spans, weights, dst, 0);
 }
 
 /// The gate weights times the mix ratios, in place of `weights` (as many as there are
@@ -102,13 +105,13 @@ fn scale_weights<'w>(weights: &'w mut [u16], ratios: &[u16]) -> &'w [u16] {
     weights
 }
 
-/// The outputs of `dst` from `from` on, four at a time in registers, with weights already
-/// scaled.
+/// The outputs of `dst` from `from` on, four at a time in registers (then the last ones
+/// alone), with weights already scaled.
+#[cfg_attr(all(target_arch = "arm", feature = "arm-dsp"), allow(dead_code))]
 fn mix_four_from(spans: [&[i32]; 2], weights: &[u16], dst: &mut [i32], from: usize) {
     let width = dst.len();
     // The weights sum to at most 2^15 + experts, activations are below 2^15: no overflow for
     // any shape; wrapping keeps that free of debug checks.
-    let round = |sum: i32| (sum.wrapping_add(1 << 14) >> 15).min(ACTIVATION_MAX);
     let [own, shared] = spans;
     let mut d4 = dst.get_mut(from..).unwrap_or(&mut []).chunks_exact_mut(4);
     let mut k = from;
@@ -131,7 +134,14 @@ fn mix_four_from(spans: [&[i32]; 2], weights: &[u16], dst: &mut [i32], from: usi
         }
         k += 4;
     }
-    for d in d4.into_remainder() {
+    mix_each_from(spans, weights, dst, k);
+}
+
+/// The outputs of `dst` from `from` on, one at a time, with weights already scaled.
+fn mix_each_from(spans: [&[i32]; 2], weights: &[u16], dst: &mut [i32], from: usize) {
+    let width = dst.len();
+    let [own, shared] = spans;
+    for (k, d) in dst.iter_mut().enumerate().skip(from) {
         let mut acc = 0i32;
         let mut w = weights.iter();
         for span in [own, shared] {
@@ -141,8 +151,13 @@ fn mix_four_from(spans: [&[i32]; 2], weights: &[u16], dst: &mut [i32], from: usi
             }
         }
         *d = round(acc);
-        k += 1;
     }
+}
+
+/// A mixed sum back to the activation format.
+#[inline(always)]
+fn round(sum: i32) -> i32 {
+    (sum.wrapping_add(1 << 14) >> 15).min(ACTIVATION_MAX)
 }
 
 #[cfg(test)]
@@ -192,7 +207,7 @@ mod tests {
             let mut arm = vec![-1i32; width];
             let done = super::super::arm_dsp::mix_blocks([a, b], &weights, &mut arm);
             prop_assert_eq!(done, width - width % 4);
-            super::mix_four_from([a, b], &weights, &mut arm, done);
+            super::mix_each_from([a, b], &weights, &mut arm, done);
             prop_assert_eq!(arm, portable);
         }
 
