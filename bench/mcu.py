@@ -101,7 +101,7 @@ def targets(result: dict) -> list[tuple[str, str, str]]:
             out.append((f"Cortex-M4F int8: whole firmware at most 90 KB ({TARGET_FLASH_BYTES:,} B) of flash",
                         f"{int8['flash_total']:,} B with the {result['rows_per_run']} embedded test rows; "
                         f"{int8['flash_without_test_rows']:,} B without them",
-                        verdict(int8["flash_without_test_rows"], TARGET_FLASH_BYTES) + " (without test rows)"))
+                        verdict(int8["flash_total"], TARGET_FLASH_BYTES)))
         if "ram_total" in int8:
             out.append((f"Cortex-M4F int8: RAM (static + stack high-water) at most 4 KB ({TARGET_RAM_BYTES:,} B)",
                         f"{int8['ram_total']:,} B", verdict(int8["ram_total"], TARGET_RAM_BYTES)))
@@ -212,7 +212,7 @@ def main() -> None:
     parser.add_argument("--command", required=True, help="the command that produced the log")
     parser.add_argument("--model", default="the tests' trained model (default PLE, seed 2020, ple-train 1 epoch on "
                         "the first 20,000 training rows, no weight averaging)")
-    parser.add_argument("--rows-per-run", type=int, default=256)
+    parser.add_argument("--rows-per-run", type=int, default=200)
     parser.add_argument("--tree", type=Path, default=BENCH.parent, help="the source tree the tests ran in")
     parser.add_argument("--commit", default="", help="its commit, when the tree is an export, not a checkout")
     parser.add_argument("--out", type=Path, default=BENCH / "results")
