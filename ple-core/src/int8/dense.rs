@@ -64,7 +64,11 @@ impl<'a> Int8Model<'a> {
     /// One dense layer from `input` to `out` (whose lengths give the layer's widths), with
     /// ReLU into activations or without into Q16 logits; `packed` is room for the input
     /// packed in lane pairs, for the packed kernels.
-    pub(super) fn dense(
+    ///
+    /// With `BEST` the layer runs [`Int8Kernel::best`] whatever `kernel` says: the choice is
+    /// then made at compile time, so a firmware that only calls
+    /// [`predict_fixed`](Int8Model::predict_fixed) links that one kernel.
+    pub(super) fn dense<const BEST: bool>(
         &self,
         cursor: &mut Cursor,
         kernel: Int8Kernel,
@@ -74,13 +78,14 @@ impl<'a> Int8Model<'a> {
         relu: bool,
     ) {
         let params = self.take_layer(cursor, input.len(), out.len());
+        let kernel = if BEST { Int8Kernel::best() } else { kernel };
         layer(kernel, &params, input, out, packed, relu);
     }
 
     /// A stack of dense layers: the first reads `input`, each next one the output of the one
     /// before; `layers` gives each layer's width and whether it has a ReLU. Returns the last
     /// layer's output (in `s.ping` or `s.pong`), or `input` itself if there is no layer.
-    pub(super) fn dense_chain<'b>(
+    pub(super) fn dense_chain<'b, const BEST: bool>(
         &self,
         cursor: &mut Cursor,
         kernel: Int8Kernel,
@@ -98,7 +103,7 @@ impl<'a> Int8Model<'a> {
             return input;
         };
         let mut width = width as usize;
-        self.dense(
+        self.dense::<BEST>(
             cursor,
             kernel,
             input,
@@ -108,7 +113,7 @@ impl<'a> Int8Model<'a> {
         );
         for (next, relu) in layers {
             let next = next as usize;
-            self.dense(
+            self.dense::<BEST>(
                 cursor,
                 kernel,
                 ping.get(..width).unwrap_or(&[]),
@@ -124,7 +129,9 @@ impl<'a> Int8Model<'a> {
     }
 }
 
-/// One layer with the kernel chosen; `relu` picks the clamp bounds.
+/// One layer with the kernel chosen; `relu` picks the clamp bounds. Inlined, so that a
+/// kernel known at compile time leaves the others out.
+#[inline(always)]
 fn layer(
     kernel: Int8Kernel,
     params: &Params<'_>,

@@ -91,7 +91,7 @@ impl<'a> Int8Model<'a> {
         logits: &mut [i32],
         probabilities: &mut [u16],
     ) -> Result<(), Int8Error> {
-        self.run::<0>(input, scratch, logits, probabilities, None)
+        self.run::<0, false>(input, scratch, logits, probabilities, None)
     }
 
     /// [`predict`](Self::predict) with the first layer's per-output step compiled for a model
@@ -110,7 +110,7 @@ impl<'a> Int8Model<'a> {
         if PAIRS == 0 || PAIRS > 8 || self.numeric_inputs().div_ceil(2) != PAIRS {
             return Err(Int8Error::Layout);
         }
-        self.run::<PAIRS>(input, scratch, logits, probabilities, None)
+        self.run::<PAIRS, true>(input, scratch, logits, probabilities, None)
     }
 
     /// [`predict`](Self::predict), also writing the weights of every task gate in Q15 into
@@ -131,12 +131,13 @@ impl<'a> Int8Model<'a> {
                 found: gates.len(),
             });
         }
-        self.run::<0>(input, scratch, logits, probabilities, Some(gates))
+        self.run::<0, false>(input, scratch, logits, probabilities, Some(gates))
     }
 
     /// The forward pass; `PAIRS` is the numeric width the first layer's step is compiled
-    /// for, or 0 to choose it at run time (see [`first_layer::run`]).
-    fn run<const PAIRS: usize>(
+    /// for, or 0 to choose it at run time (see [`first_layer::run`]); with `BEST` every
+    /// kernel is [`Int8Kernel::best`], chosen at compile time.
+    fn run<const PAIRS: usize, const BEST: bool>(
         &self,
         input: &Int8Input<'_>,
         scratch: &mut [i32],
@@ -154,18 +155,18 @@ impl<'a> Int8Model<'a> {
                 });
             }
         }
-        let layout = ScratchLayout::of(shape, self.numeric_inputs(), self.fields());
+        let layout = &self.layout;
         if scratch.len() < layout.end {
             return Err(Int8Error::Scratch {
                 needed: layout.end,
                 found: scratch.len(),
             });
         }
-        let mut s = Regions::carve(scratch, &layout);
+        let mut s = Regions::carve(scratch, layout);
         let known = self.select_rows(input, s.rows)?;
         // A step fixed at compile time serves a firmware built for one model and one core:
         // it runs the core's best kernels, so that no other gather is linked.
-        let kernel = if PAIRS != 0 {
+        let kernel = if BEST {
             Int8Kernel::best()
         } else {
             self.kernel
@@ -208,7 +209,7 @@ impl<'a> Int8Model<'a> {
                         pong: &mut *s.pong,
                         packed: words(s.packed),
                     };
-                    let output = self.dense_chain(
+                    let output = self.dense_chain::<BEST>(
                         &mut cursor,
                         kernel,
                         input,
@@ -234,7 +235,7 @@ impl<'a> Int8Model<'a> {
                     part(s.sparse, gate_logit_at, gate_width)
                 } else {
                     let slot = if shared { tasks } else { gate };
-                    self.dense(
+                    self.dense::<BEST>(
                         &mut cursor,
                         kernel,
                         part(s.previous, slot * width, width),
@@ -295,7 +296,7 @@ impl<'a> Int8Model<'a> {
                 pong: &mut *s.pong,
                 packed: words(s.packed),
             };
-            let output = self.dense_chain(
+            let output = self.dense_chain::<BEST>(
                 &mut cursor,
                 kernel,
                 part(s.previous, task * width, width),

@@ -120,6 +120,9 @@ pub struct Int8Model<'a> {
     pub(super) dense: DenseLayers<'a>,
     pub(super) mix_ratios: &'a [u16],
     pub(super) kernel: Int8Kernel,
+    /// Where a prediction's scratch regions lie: fixed by the shape and the input layout, so
+    /// computed once here rather than on every prediction.
+    pub(super) layout: ScratchLayout,
 }
 
 /// Number of outputs of the sparse first layer.
@@ -315,6 +318,11 @@ impl<'a> Int8Model<'a> {
             dense,
             mix_ratios,
             kernel: Int8Kernel::best(),
+            layout: ScratchLayout::of(
+                &shape,
+                sparse.layout.numeric as usize,
+                sparse.layout.fields(),
+            ),
         })
     }
 
@@ -337,6 +345,11 @@ impl<'a> Int8Model<'a> {
             dense,
             mix_ratios,
             kernel: Int8Kernel::best(),
+            layout: ScratchLayout::of(
+                &shape,
+                sparse.layout.numeric as usize,
+                sparse.layout.fields(),
+            ),
         }
     }
 
@@ -372,7 +385,7 @@ impl<'a> Int8Model<'a> {
 
     /// Scratch words a prediction needs.
     pub const fn scratch_words(&self) -> usize {
-        scratch_words(&self.shape, self.numeric_inputs(), self.fields())
+        self.layout.end
     }
 
     /// Number of gate weights [`predict_with_gates`](Self::predict_with_gates) reports:
