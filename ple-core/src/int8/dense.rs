@@ -13,7 +13,7 @@
 use super::fixed::{Requant, ACTIVATION_MAX, LOGIT_LIMIT};
 #[cfg(all(target_arch = "arm", feature = "arm-dsp"))]
 use super::kernels::ArmDsp;
-use super::kernels::{pack_activations, Dsp, PortableDsp};
+use super::kernels::{pack_activations, packed_dot, Dsp, PortableDsp};
 use super::model::{Int8Kernel, Int8Model};
 
 /// Position in the dense layers' arrays: the next layer's first weight and first output.
@@ -214,18 +214,7 @@ fn packed_layer<D: Dsp>(
     let requant = params.requant.get(done..).unwrap_or(&[]);
     let out = out.get_mut(done..).unwrap_or(&mut []);
     for ((acc, row), (&bias, requant)) in out.iter_mut().zip(rows).zip(bias.iter().zip(requant)) {
-        let (groups, rest) = row.split_at_checked(full).unwrap_or((&[], &[]));
-        let mut sum = 0i32;
-        for (w, x) in groups.chunks_exact(4).zip(packed.chunks_exact(2)) {
-            if let (&[a, b, c, d], &[even, odd]) = (w, x) {
-                let w = u32::from_le_bytes([a as u8, b as u8, c as u8, d as u8]);
-                sum = D::smlad(even, D::sxtb16(w), sum);
-                sum = D::smlad(odd, D::sxtb16_ror8(w), sum);
-            }
-        }
-        for (&w, &x) in rest.iter().zip(tail) {
-            sum = sum.wrapping_add(x.wrapping_mul(i32::from(w)));
-        }
+        let sum = packed_dot::<D>(row, full, packed, tail);
         *acc = finish(sum, bias, requant, bounds);
     }
 }

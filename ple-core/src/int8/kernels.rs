@@ -523,19 +523,26 @@ pub fn dense_packed<D: Dsp>(weights: &[i8], input: &[i32], packed: &[u32], out: 
     let tail = input.get(full..).unwrap_or(&[]);
     let mut rows = weights.chunks_exact(inputs.max(1));
     for acc in out.iter_mut() {
-        let row = rows.next().unwrap_or(&[]);
-        let (groups, rest) = row.split_at_checked(full).unwrap_or((&[], &[]));
-        let mut sum = 0i32;
-        for (w, x) in groups.chunks_exact(4).zip(packed.chunks_exact(2)) {
-            if let (&[a, b, c, d], &[even, odd]) = (w, x) {
-                let w = u32::from_le_bytes([a as u8, b as u8, c as u8, d as u8]);
-                sum = D::smlad(even, D::sxtb16(w), sum);
-                sum = D::smlad(odd, D::sxtb16_ror8(w), sum);
-            }
-        }
-        for (&w, &x) in rest.iter().zip(tail) {
-            sum = sum.wrapping_add(x.wrapping_mul(i32::from(w)));
-        }
-        *acc = sum;
+        *acc = packed_dot::<D>(rows.next().unwrap_or(&[]), full, packed, tail);
     }
+}
+
+/// One output of [`dense_packed`]: the dot product of a weight row with the input, two
+/// multiply-accumulates per `SMLAD` over the first `full` inputs (`packed`, as
+/// [`pack_activations`] packs them) and the scalar form over the rest (`tail`).
+#[inline(always)]
+pub(super) fn packed_dot<D: Dsp>(row: &[i8], full: usize, packed: &[u32], tail: &[i32]) -> i32 {
+    let (groups, rest) = row.split_at_checked(full).unwrap_or((&[], &[]));
+    let mut sum = 0i32;
+    for (w, x) in groups.chunks_exact(4).zip(packed.chunks_exact(2)) {
+        if let (&[a, b, c, d], &[even, odd]) = (w, x) {
+            let w = u32::from_le_bytes([a as u8, b as u8, c as u8, d as u8]);
+            sum = D::smlad(even, D::sxtb16(w), sum);
+            sum = D::smlad(odd, D::sxtb16_ror8(w), sum);
+        }
+    }
+    for (&w, &x) in rest.iter().zip(tail) {
+        sum = sum.wrapping_add(x.wrapping_mul(i32::from(w)));
+    }
+    sum
 }
