@@ -151,6 +151,15 @@ fn layer(
             pack_activations(input, packed);
             packed_layer::<ArmDsp>(params, input, packed, out, relu);
         }
+        #[cfg(target_arch = "x86_64")]
+        Int8Kernel::X86Simd => {
+            let simd = super::x86::Avx2::detect();
+            let (w, b, r) = (params.weights, params.bias, params.requant);
+            let done = simd.is_some_and(|s| s.dense_layer(w, input, b, r, out, bounds(relu)));
+            if !done {
+                scalar_layer(params, input, out, relu);
+            }
+        }
     }
 }
 

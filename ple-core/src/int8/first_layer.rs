@@ -40,6 +40,9 @@ pub(super) type GatherSums = fn(&[i8], &[u32], &mut [u32], &mut [i32]);
 pub(super) enum Gather {
     Scalar,
     Packed(GatherSums),
+    /// The AVX2 (or AVX-512BW) gather, and the AVX2 per-output step with it.
+    #[cfg(target_arch = "x86_64")]
+    X86(super::x86::Avx2),
 }
 
 /// The DSP primitives of the per-output step: the target's instructions where it has them.
@@ -69,6 +72,8 @@ pub(super) fn run<const PAIRS: usize>(
             gather(sparse.category_weights, rows, s.packed, s.out);
         }
         Gather::Scalar => gather_rows_scalar(sparse.category_weights, rows, s.out),
+        #[cfg(target_arch = "x86_64")]
+        Gather::X86(simd) => simd.gather_sums(sparse.category_weights, rows, s.packed, s.out),
     }
     let step = Step {
         weights: sparse.numeric_weights,
@@ -76,6 +81,11 @@ pub(super) fn run<const PAIRS: usize>(
         relu_outputs,
     };
     let x: &[u32] = s.numeric;
+    #[cfg(target_arch = "x86_64")]
+    if let Gather::X86(simd) = gather {
+        step.x86(simd, PAIRS, x, s.out);
+        return;
+    }
     if PAIRS != 0 {
         step.fixed::<StepDsp, PAIRS>(x, s.out);
         return;
@@ -197,6 +207,46 @@ impl Step<'_> {
                 }
                 *y = record.requant().apply_clamped(acc, lo, hi);
                 from += 1;
+            }
+        }
+    }
+
+    /// The step with the AVX2 kernel for the whole blocks of eight outputs of each half and
+    /// the loop of [`fixed`](Self::fixed) for the rest (a block with a right shift below 33,
+    /// the last outputs); `pairs` is the width the caller checked, or 0 to take `x.len()`.
+    #[cfg(target_arch = "x86_64")]
+    fn x86(&self, simd: super::x86::Avx2, pairs: usize, x: &[u32], out: &mut [i32]) {
+        let pairs = if pairs == 0 { x.len() } else { pairs };
+        macro_rules! fixed {
+            ($($pairs:literal)*) => {
+                match pairs {
+                    $($pairs => self.x86_fixed::<$pairs>(simd, x, out),)*
+                    _ => self.looping::<StepDsp>(x, out),
+                }
+            };
+        }
+        fixed!(1 2 3 4 5 6 7 8);
+    }
+
+    /// [`x86`](Self::x86) for exactly `P` numeric pairs.
+    #[cfg(target_arch = "x86_64")]
+    #[inline(never)]
+    fn x86_fixed<const P: usize>(&self, simd: super::x86::Avx2, x: &[u32], out: &mut [i32]) {
+        let Ok(&x) = <&[u32; P]>::try_from(x) else {
+            return;
+        };
+        let Ok(pairs) = bytemuck::try_cast_slice::<i16, [i16; 2]>(self.weights) else {
+            return;
+        };
+        for (out, records, pairs, (lo, hi)) in self.halves(out, pairs, P) {
+            let done = simd.steps::<P>(&x, out, records, pairs, (lo, hi));
+            let rest = out.iter_mut().zip(records).zip(pairs.chunks_exact(P));
+            for ((y, record), w) in rest.skip(done) {
+                let mut acc = start(record, *y);
+                for (&xk, &wk) in x.iter().zip(w) {
+                    acc = StepDsp::smlad(xk, pair_word(wk), acc);
+                }
+                *y = record.requant().apply_clamped(acc, lo, hi);
             }
         }
     }

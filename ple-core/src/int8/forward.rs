@@ -176,6 +176,11 @@ impl<'a> Int8Model<'a> {
             Int8Kernel::PortablePacked => Gather::Packed(PortableDsp::gather_sums),
             #[cfg(all(target_arch = "arm", feature = "arm-dsp"))]
             Int8Kernel::ArmDsp => Gather::Packed(ArmDsp::gather_sums),
+            #[cfg(target_arch = "x86_64")]
+            Int8Kernel::X86Simd => match super::x86::Avx2::detect() {
+                Some(simd) => Gather::X86(simd),
+                None => Gather::Scalar,
+            },
         };
         self.first_layer::<PAIRS>(input, &mut s, known, gather);
 

@@ -94,6 +94,8 @@ mod forward;
 pub mod kernels;
 mod mix;
 mod model;
+#[cfg(target_arch = "x86_64")]
+mod x86;
 
 pub use fixed::{Requant, LOGIT_FRAC_BITS, Q15_ONE};
 pub use model::{

@@ -96,6 +96,11 @@ pub enum Int8Kernel {
     /// The lane-packed kernels with Arm DSP instructions.
     #[cfg(all(target_arch = "arm", feature = "arm-dsp"))]
     ArmDsp,
+    /// AVX2 kernels (an AVX-512BW category gather with the `avx512` feature) when the CPU has
+    /// them, checked at run time with the `std` feature and from the compile-time
+    /// `target_feature`s otherwise; the scalar loops on a CPU without AVX2.
+    #[cfg(target_arch = "x86_64")]
+    X86Simd,
 }
 
 impl Int8Kernel {
@@ -105,7 +110,11 @@ impl Int8Kernel {
         {
             Int8Kernel::ArmDsp
         }
-        #[cfg(not(all(target_arch = "arm", feature = "arm-dsp")))]
+        #[cfg(target_arch = "x86_64")]
+        {
+            Int8Kernel::X86Simd
+        }
+        #[cfg(not(any(all(target_arch = "arm", feature = "arm-dsp"), target_arch = "x86_64")))]
         {
             Int8Kernel::Scalar
         }
