@@ -26,7 +26,7 @@ use core::fmt;
 
 use crate::error::PleError;
 use crate::forward::{check_input, copy, level0_group, levels, sigmoid, Cursor};
-use crate::input::{Input, UNKNOWN_CATEGORY};
+use crate::input::Input;
 use crate::kernels::{Detected, Kernels, RowTile, LANES, LANES_MAX_WIDTH};
 use crate::model::PleModel;
 use crate::packed::{level0_width, max_hidden, scratch_len, scratch_regions};
@@ -148,30 +148,21 @@ fn row_count<W: Weight>(
 }
 
 /// Whether every row of a batch of whole rows passes `check_input`: one pass without
-/// branches over all the values (finite: not the all-ones exponent; a category valid:
-/// `c + 1 <= vocabulary` with the unknown category wrapping to 0). Only when it fails does
-/// the batch go row by row to find the first bad row and its error.
+/// branches over all the values ([`Kernels::all_finite`], [`Kernels::categories_valid`]).
+/// Only when it fails does the batch go row by row to find the first bad row and its error.
 fn all_valid<W: Weight, K: Kernels<W>>(
     kernels: &K,
     model: &PleModel<'_, W>,
     input: &BatchInput<'_>,
 ) -> bool {
-    let finite = |values: &[f32]| kernels.all_finite(values);
     match *input {
-        BatchInput::Dense(x) => finite(x),
+        BatchInput::Dense(x) => kernels.all_finite(x),
         BatchInput::Sparse {
             numeric,
             categories,
         } => {
-            let vocab_sizes = model.layout().vocab_sizes;
-            finite(numeric)
-                && categories
-                    .chunks_exact(vocab_sizes.len().max(1))
-                    .all(|row| {
-                        row.iter().zip(vocab_sizes).fold(0u16, |bad, (&c, &vocab)| {
-                            bad | u16::from(c.wrapping_add(1) > vocab)
-                        }) == 0
-                    })
+            kernels.all_finite(numeric)
+                && kernels.categories_valid(categories, model.layout().vocab_sizes)
         }
     }
 }
@@ -285,42 +276,22 @@ fn flat_tile<W: Weight, K: Kernels<W>>(
     let (logits, rest) = take(rest, 1, LANES)?;
     let (groups, _) = take(rest, group_width, count)?;
 
-    // The first layer: the one group of every expert and gate, row by row. The tower inputs
-    // are free until the mixing, so the standardised numeric values live there meanwhile.
+    // The first layer: the one group of every expert and gate, row by row.
     let mut cursor = Cursor {
         rest: model.weights(),
     };
     let weights = cursor.rest;
     let (w, bias) = cursor.layer(s.input_dim as usize, group_width)?;
-    let starts = BlockStarts::new(model);
-    let standardisation = model.standardisation().filter(|st| !st.is_empty());
-    let mut rows = [0u32; MAX_FIELDS];
-    for (r, group) in groups.chunks_exact_mut(group_width.max(1)).enumerate() {
-        match (row(model, input, first + r), &starts) {
-            (
-                Input::Sparse {
-                    numeric,
-                    categories,
-                },
-                Some(starts),
-            ) if standardisation.is_none() || numeric.len() <= tower_in.len() => {
-                let known = starts.rows(categories, &mut rows);
-                // What `forward::level0_group` computes for such a row: the standardised
-                // values (in the free tower inputs) through one call of the fused kernel.
-                let values = match standardisation {
-                    Some(st) => {
-                        let values = tower_in.get_mut(..numeric.len()).unwrap_or(&mut []);
-                        st.apply_columns(0, numeric, values);
-                        &*values
-                    }
-                    None => numeric,
-                };
-                kernels.sparse_layer(values, w, bias, known, group);
-            }
-            (row_input, _) => {
-                let mut row_cursor = Cursor { rest: weights };
-                level0_group(kernels, model, &mut row_cursor, &row_input, tower_in, group)?;
-            }
+    let first_layer = FirstLayer {
+        w,
+        bias,
+        group_width,
+    };
+    if !sparse_first_layer(kernels, model, input, first, first_layer, tower_in, groups) {
+        for (r, group) in groups.chunks_exact_mut(group_width.max(1)).enumerate() {
+            let mut row_cursor = Cursor { rest: weights };
+            let row_input = row(model, input, first + r);
+            level0_group(kernels, model, &mut row_cursor, &row_input, tower_in, group)?;
         }
     }
 
@@ -477,82 +448,80 @@ fn tower_lanes<W: Weight, K: Kernels<W>>(
     Ok(())
 }
 
-/// Categorical fields [`BlockStarts`] handles (a fixed stack array per row).
-const MAX_FIELDS: usize = 64;
-
-/// The first dense row of every categorical field's one-hot block, computed once per tile,
-/// for models whose sparse rows go straight to [`Kernels::sparse_layer`]: at most
-/// [`MAX_FIELDS`] fields (one call of the fused kernel, as `forward::level0_group` makes for
-/// them).
-struct BlockStarts {
-    starts: [u32; MAX_FIELDS],
-    fields: usize,
+/// The first layer's weights and the width of its one group.
+#[derive(Clone, Copy)]
+struct FirstLayer<'w, W> {
+    w: &'w [W],
+    bias: &'w [W],
+    group_width: usize,
 }
 
-impl BlockStarts {
-    fn new<W: Weight>(model: &PleModel<'_, W>) -> Option<Self> {
-        let layout = model.layout();
-        if layout.fields() > MAX_FIELDS {
-            return None;
-        }
-        let mut starts = [0u32; MAX_FIELDS];
-        let mut block = layout.numeric;
-        for (start, &vocab) in starts.iter_mut().zip(layout.vocab_sizes) {
-            *start = block;
-            block = block.saturating_add(u32::from(vocab));
-        }
-        Some(BlockStarts {
-            starts,
-            fields: layout.fields(),
-        })
-    }
+/// Categorical fields [`sparse_first_layer`] handles (a fixed stack array of block
+/// starts and of a row's dense rows).
+const MAX_FIELDS: usize = 64;
 
-    /// The dense rows of a checked row's known categories, in field order, in `rows`: every
-    /// field's row at once, then, only if a category is unknown, the known ones moved up.
-    fn rows<'r>(&self, categories: &[u16], rows: &'r mut [u32; MAX_FIELDS]) -> &'r [u32] {
-        let fields = categories.len().min(self.fields);
-        let categories = categories.get(..fields).unwrap_or(&[]);
-        // Eight fields a step on fixed-size arrays, which compile to vector code; the unknown
-        // category is the largest `u16`, so the running maximum finds it.
-        let (whole, rest) = categories.as_chunks::<8>();
-        let mut largest = [0u16; 8];
-        for ((chunk, slots), starts) in whole
-            .iter()
-            .zip(rows.as_chunks_mut::<8>().0)
-            .zip(self.starts.as_chunks::<8>().0)
-        {
-            for (((slot, &start), &c), largest) in
-                slots.iter_mut().zip(starts).zip(chunk).zip(&mut largest)
-            {
-                *slot = start.wrapping_add(u32::from(c));
-                *largest = (*largest).max(c);
-            }
-        }
-        let done = whole.len() * 8;
-        let tail = rows.get_mut(done..).unwrap_or(&mut []);
-        for ((slot, &start), &c) in tail
-            .iter_mut()
-            .zip(self.starts.get(done..).unwrap_or(&[]))
-            .zip(rest)
-        {
-            *slot = start.wrapping_add(u32::from(c));
-        }
-        let unknown = largest.iter().chain(rest).any(|&c| c == UNKNOWN_CATEGORY);
-        if !unknown {
-            return rows.get(..fields).unwrap_or(&[]);
-        }
-        let mut known = 0;
-        for (field, &c) in categories.iter().enumerate().take(fields) {
-            if c != UNKNOWN_CATEGORY {
-                let row = rows.get(field).copied().unwrap_or(0);
-                if let Some(slot) = rows.get_mut(known) {
-                    *slot = row;
-                }
-                known += 1;
-            }
-        }
-        rows.get(..known).unwrap_or(&[])
+/// The first layer of the tile's sparse rows (those of `groups`, from row `first` of the
+/// batch), as `forward::level0_group` computes it for each: the tile's numeric values
+/// standardised at once ([`Kernels::standardise`], into the tower inputs, free until the
+/// mixing), then per row its categories' dense rows ([`Kernels::category_rows`]) and one
+/// call of the fused kernel. Returns `false`, touching nothing, for the inputs it does not
+/// take (dense rows, more than [`MAX_FIELDS`] fields, numeric values that do not fit the
+/// tower inputs): the caller then goes row by row.
+fn sparse_first_layer<W: Weight, K: Kernels<W>>(
+    kernels: &K,
+    model: &PleModel<'_, W>,
+    input: &BatchInput<'_>,
+    first: usize,
+    layer: FirstLayer<'_, W>,
+    spare: &mut [f32],
+    groups: &mut [f32],
+) -> bool {
+    let BatchInput::Sparse {
+        numeric,
+        categories,
+    } = *input
+    else {
+        return false;
+    };
+    let layout = model.layout();
+    let (columns, fields) = (layout.numeric as usize, layout.fields());
+    let group_width = layer.group_width.max(1);
+    let count = groups.len() / group_width;
+    let tile = |len: usize| first * len..(first + count) * len;
+    let (Some(numeric), Some(categories)) =
+        (numeric.get(tile(columns)), categories.get(tile(fields)))
+    else {
+        return false;
+    };
+    if fields > MAX_FIELDS {
+        return false;
     }
+    let mut starts = [0u32; MAX_FIELDS];
+    let mut block = layout.numeric;
+    for (start, &vocab) in starts.iter_mut().zip(layout.vocab_sizes) {
+        *start = block;
+        block = block.saturating_add(u32::from(vocab));
+    }
+    let starts = starts.get(..fields).unwrap_or(&[]);
+    let values = match model.standardisation().filter(|st| !st.is_empty()) {
+        Some(st) => {
+            let Some(values) = spare.get_mut(..numeric.len()) else {
+                return false;
+            };
+            kernels.standardise(numeric, st.mean(), st.std(), values);
+            &*values
+        }
+        None => numeric,
+    };
+    let mut rows = [0u32; MAX_FIELDS];
+    for (r, group) in groups.chunks_exact_mut(group_width).enumerate() {
+        let values = values.get(r * columns..(r + 1) * columns).unwrap_or(&[]);
+        let categories = categories.get(r * fields..(r + 1) * fields).unwrap_or(&[]);
+        let known = kernels.category_rows(categories, starts, &mut rows);
+        let rows = rows.get(..known).unwrap_or(&[]);
+        kernels.sparse_layer(values, layer.w, layer.bias, rows, group);
+    }
+    true
 }
 
 /// `forward::sigmoid` of every value, with one [`Kernels::exp`] for all of them: the

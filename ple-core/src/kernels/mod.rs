@@ -120,6 +120,34 @@ pub trait Kernels<W: Weight> {
         scalar::all_finite(values)
     }
 
+    /// Whether every row of `categories` (rows of `vocab_sizes.len()` fields, a last partial
+    /// row checked for the fields it has) holds valid categories: below its field's
+    /// vocabulary size or [`UNKNOWN_CATEGORY`](crate::UNKNOWN_CATEGORY), i.e.
+    /// `c.wrapping_add(1) <= vocab` in `u16`. The validation of a batch of sparse rows.
+    fn categories_valid(&self, categories: &[u16], vocab_sizes: &[u16]) -> bool {
+        scalar::categories_valid(categories, vocab_sizes)
+    }
+
+    /// The dense rows of one sparse row's known categories, in field order: for each field
+    /// `f` below `min(categories.len(), starts.len())` whose category `c` is not
+    /// [`UNKNOWN_CATEGORY`](crate::UNKNOWN_CATEGORY), `starts[f] + c` (wrapping), written
+    /// one after the other into `rows` until it is full. Returns how many were written; the
+    /// values of `rows` after them are unspecified (SIMD kernels store whole vectors). The
+    /// one-hot rows [`sparse_layer`](Self::sparse_layer) adds, with `starts[f]` the first
+    /// dense row of field `f`'s block.
+    fn category_rows(&self, categories: &[u16], starts: &[u32], rows: &mut [u32]) -> usize {
+        scalar::category_rows(categories, starts, rows)
+    }
+
+    /// `out[i] = (raw[i] - mean[c]) / std[c]` with `c = i % columns` and
+    /// `columns = min(mean.len(), std.len())`, for `i < min(raw.len(), out.len())`: the
+    /// subtraction, then the division, each rounded once, as
+    /// [`Standardisation`](crate::normalise::Standardisation) computes it. Rows of `columns`
+    /// raw numeric values, standardised all at once.
+    fn standardise(&self, raw: &[f32], mean: &[f32], std: &[f32], out: &mut [f32]) {
+        scalar::standardise(raw, mean, std, out);
+    }
+
     /// [`layer`](Self::layer) for several rows at once (a small matrix product): row `r`
     /// reads `x[r * tile.x_stride..][..k]` with `k = w.len() / bias.len()` and writes
     /// `out[r * tile.out_stride..][..bias.len()]`, bit for bit what `layer` gives for that
@@ -333,6 +361,21 @@ macro_rules! dispatch {
             #[inline]
             fn all_finite(&self, values: &[f32]) -> bool {
                 dispatch!(self, k => Kernels::<$w>::all_finite(k, values))
+            }
+
+            #[inline]
+            fn categories_valid(&self, categories: &[u16], vocab_sizes: &[u16]) -> bool {
+                dispatch!(self, k => Kernels::<$w>::categories_valid(k, categories, vocab_sizes))
+            }
+
+            #[inline]
+            fn category_rows(&self, categories: &[u16], starts: &[u32], rows: &mut [u32]) -> usize {
+                dispatch!(self, k => Kernels::<$w>::category_rows(k, categories, starts, rows))
+            }
+
+            #[inline]
+            fn standardise(&self, raw: &[f32], mean: &[f32], std: &[f32], out: &mut [f32]) {
+                dispatch!(self, k => Kernels::<$w>::standardise(k, raw, mean, std, out))
             }
 
             #[inline]

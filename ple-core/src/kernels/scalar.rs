@@ -6,6 +6,7 @@
 //! in the last bits.
 
 use super::{Kernels, RowTile, LANES, LANES_MAX_WIDTH};
+use crate::input::UNKNOWN_CATEGORY;
 use crate::weight::Weight;
 
 /// The portable kernels.
@@ -106,6 +107,46 @@ pub(crate) fn nonzero(values: &[f32], start: usize, found: &mut [u32]) -> (usize
         }
     }
     (count, values.len())
+}
+
+/// [`Kernels::categories_valid`] row by row: one OR of comparisons per row, no branch per
+/// field.
+pub(crate) fn categories_valid(categories: &[u16], vocab_sizes: &[u16]) -> bool {
+    categories.chunks(vocab_sizes.len().max(1)).all(|row| {
+        row.iter().zip(vocab_sizes).fold(0u16, |bad, (&c, &vocab)| {
+            bad | u16::from(c.wrapping_add(1) > vocab)
+        }) == 0
+    })
+}
+
+/// [`Kernels::category_rows`] field by field.
+pub(crate) fn category_rows(categories: &[u16], starts: &[u32], rows: &mut [u32]) -> usize {
+    let mut known = 0;
+    for (&c, &start) in categories.iter().zip(starts) {
+        if c == UNKNOWN_CATEGORY {
+            continue;
+        }
+        let Some(slot) = rows.get_mut(known) else {
+            break;
+        };
+        *slot = start.wrapping_add(u32::from(c));
+        known += 1;
+    }
+    known
+}
+
+/// [`Kernels::standardise`] value by value: the subtraction, then the division, each
+/// rounded once.
+pub(crate) fn standardise(raw: &[f32], mean: &[f32], std: &[f32], out: &mut [f32]) {
+    let columns = mean.len().min(std.len());
+    if columns == 0 {
+        return;
+    }
+    for (raw, out) in raw.chunks(columns).zip(out.chunks_mut(columns)) {
+        for (((o, &x), &m), &s) in out.iter_mut().zip(raw).zip(mean).zip(std) {
+            *o = (x - m) / s;
+        }
+    }
 }
 
 /// [`Kernels::layer`] built from the primitive kernels: the sequence every fused kernel

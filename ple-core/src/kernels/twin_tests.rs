@@ -422,6 +422,108 @@ fn check_layer_lanes<W: Weight, K: Kernels<W>>(
     Ok(())
 }
 
+/// Sparse rows' categories: vocabulary sizes of up to 40 fields, then a few rows of them
+/// (a last one possibly partial) drawn around the limits: inside, at the size, the unknown
+/// category, anything.
+fn categories_case() -> impl Strategy<Value = (Vec<u16>, Vec<u16>)> {
+    let vocab = prop_oneof![4 => 1u16..300, 1 => any::<u16>()];
+    (prop::collection::vec(vocab, 0..40), 0usize..12, 0usize..40).prop_flat_map(
+        |(vocab_sizes, rows, partial)| {
+            let len = rows * vocab_sizes.len() + partial.min(vocab_sizes.len());
+            let category = prop_oneof![
+                6 => 0u16..300,
+                1 => Just(crate::UNKNOWN_CATEGORY),
+                1 => any::<u16>(),
+            ];
+            (Just(vocab_sizes), prop::collection::vec(category, len))
+        },
+    )
+}
+
+/// `categories_valid` agrees with the scalar twin, on the rows as drawn and with every
+/// category brought into its field's vocabulary (then valid).
+fn check_categories_valid<K: Kernels<f32>>(
+    kernels: &K,
+    vocab_sizes: &[u16],
+    categories: &[u16],
+) -> Result<(), TestCaseError> {
+    let expected = super::scalar::categories_valid(categories, vocab_sizes);
+    prop_assert_eq!(kernels.categories_valid(categories, vocab_sizes), expected);
+    let fields = vocab_sizes.len().max(1);
+    let inside: Vec<u16> = categories
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| match vocab_sizes.get(i % fields) {
+            Some(&v) if c != crate::UNKNOWN_CATEGORY && v > 0 => c % v,
+            _ => c,
+        })
+        .collect();
+    prop_assert!(kernels.categories_valid(&inside, vocab_sizes));
+    Ok(())
+}
+
+/// One row's categories (some unknown), its block starts (any `u32`, so that the sums
+/// wrap) and the room for its dense rows.
+fn category_rows_case() -> impl Strategy<Value = (Vec<u16>, Vec<u32>, usize)> {
+    let category = prop_oneof![6 => 0u16..300, 1 => Just(crate::UNKNOWN_CATEGORY)];
+    (
+        prop::collection::vec(category, 0..40),
+        prop::collection::vec(any::<u32>(), 0..40),
+        prop_oneof![Just(64usize), 0usize..70],
+    )
+}
+
+fn check_category_rows<K: Kernels<f32>>(
+    kernels: &K,
+    categories: &[u16],
+    starts: &[u32],
+    room: usize,
+) -> Result<(), TestCaseError> {
+    let mut expected = std::vec![0u32; room];
+    let n = super::scalar::category_rows(categories, starts, &mut expected);
+    let mut actual = std::vec![0u32; room];
+    let got = kernels.category_rows(categories, starts, &mut actual);
+    prop_assert_eq!(got, n);
+    prop_assert_eq!(&actual[..n], &expected[..n]);
+    Ok(())
+}
+
+/// Rows of raw numeric values and their tables (of possibly different lengths), and an
+/// output of any length.
+#[allow(clippy::type_complexity)]
+fn standardise_case() -> impl Strategy<Value = (Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>)> {
+    let value = prop_oneof![
+        4 => -1e4f32..1e4,
+        1 => Just(-0.0f32),
+        1 => any::<f32>().prop_filter("finite", |v| v.is_finite()),
+    ];
+    (0usize..24, 0usize..3, 0usize..12, 0usize..120).prop_flat_map(
+        move |(columns, longer, rows, extra)| {
+            (
+                prop::collection::vec(value.clone(), rows * columns + extra % (columns + 1)),
+                prop::collection::vec(-100.0f32..100.0, columns),
+                prop::collection::vec(1e-3f32..1e3, columns + longer),
+                prop::collection::vec(-1.0f32..1.0, rows * columns + extra % 7),
+            )
+        },
+    )
+}
+
+fn check_standardise<K: Kernels<f32>>(
+    kernels: &K,
+    raw: &[f32],
+    mean: &[f32],
+    std: &[f32],
+    out: &[f32],
+) -> Result<(), TestCaseError> {
+    let mut expected = out.to_vec();
+    super::scalar::standardise(raw, mean, std, &mut expected);
+    let mut actual = out.to_vec();
+    kernels.standardise(raw, mean, std, &mut actual);
+    prop_assert_eq!(bits(&actual), bits(&expected));
+    Ok(())
+}
+
 fn halves(values: &[f32]) -> Vec<f16> {
     values.iter().map(|&v| f16::from_f32(v)).collect()
 }
@@ -531,6 +633,21 @@ macro_rules! twin_tests {
                 }
 
                 #[test]
+                fn categories_valid_matches_scalar((vocab_sizes, categories) in categories_case()) {
+                    check_categories_valid(&kernels_or_skip!(), &vocab_sizes, &categories)?;
+                }
+
+                #[test]
+                fn category_rows_match_scalar((categories, starts, room) in category_rows_case()) {
+                    check_category_rows(&kernels_or_skip!(), &categories, &starts, room)?;
+                }
+
+                #[test]
+                fn standardise_matches_scalar_exactly((raw, mean, std, out) in standardise_case()) {
+                    check_standardise(&kernels_or_skip!(), &raw, &mean, &std, &out)?;
+                }
+
+                #[test]
                 fn f16_special_values_widen_like_scalar(bits in prop::collection::vec(any::<u16>(), 0..40)) {
                     let row: Vec<f16> = bits.iter().map(|&b| f16::from_bits(b)).collect();
                     let zeros = std::vec![0.0f32; row.len()];
@@ -599,7 +716,10 @@ fn simd_backends_exist_where_the_cpu_has_them() {
         let cpu = std::is_x86_feature_detected!("avx2")
             && std::is_x86_feature_detected!("fma")
             && std::is_x86_feature_detected!("f16c");
-        let wide = cfg!(feature = "avx512") && cpu && std::is_x86_feature_detected!("avx512f");
+        let wide = cfg!(feature = "avx512")
+            && cpu
+            && std::is_x86_feature_detected!("avx512f")
+            && std::is_x86_feature_detected!("avx512bw");
         assert_eq!(super::x86_64::Avx2::new().is_some(), cpu);
         #[cfg(feature = "avx512")]
         assert_eq!(super::x86_64::Avx512::new().is_some(), wide);

@@ -10,8 +10,11 @@
 mod add_row;
 #[cfg(feature = "avx512")]
 mod avx512;
+#[cfg(feature = "avx512")]
+mod avx512_front;
 mod elementwise;
 mod exp;
+mod front;
 mod gemv;
 mod lanes;
 mod layer;
@@ -50,8 +53,9 @@ impl Avx2 {
     }
 }
 
-/// The AVX2 kernels with the first layer on sixteen lanes (AVX-512F): bit-identical to
-/// [`Avx2`], with half its vector operations in the sparse first layer. Behind the `avx512`
+/// The AVX2 kernels with the first layer on sixteen lanes (AVX-512F) and the sparse rows'
+/// categories a row per vector (AVX-512BW): bit-identical to [`Avx2`], with half its
+/// vector operations in the sparse first layer. Behind the `avx512`
 /// feature (a default one), so a build can leave it out.
 #[cfg(feature = "avx512")]
 #[derive(Clone, Copy, Debug)]
@@ -61,12 +65,13 @@ pub struct Avx512 {
 
 #[cfg(feature = "avx512")]
 impl Avx512 {
-    /// The kernels, if this CPU has AVX-512F as well as AVX2, FMA and F16C.
+    /// The kernels, if this CPU has AVX-512F and BW as well as AVX2, FMA and F16C.
     pub fn new() -> Option<Self> {
         #[cfg(any(feature = "std", test))]
-        let present = std::is_x86_feature_detected!("avx512f");
+        let present =
+            std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512bw");
         #[cfg(not(any(feature = "std", test)))]
-        let present = cfg!(target_feature = "avx512f");
+        let present = cfg!(all(target_feature = "avx512f", target_feature = "avx512bw"));
         let avx2 = Avx2::new()?;
         present.then_some(Avx512 { avx2 })
     }
@@ -178,6 +183,24 @@ macro_rules! avx2_kernels {
             }
 
             #[inline]
+            fn categories_valid(&self, categories: &[u16], vocab_sizes: &[u16]) -> bool {
+                // SAFETY: as for `gemv_acc`.
+                unsafe { front::categories_valid(categories, vocab_sizes) }
+            }
+
+            #[inline]
+            fn category_rows(&self, categories: &[u16], starts: &[u32], rows: &mut [u32]) -> usize {
+                // SAFETY: as for `gemv_acc`.
+                unsafe { front::category_rows(categories, starts, rows) }
+            }
+
+            #[inline]
+            fn standardise(&self, raw: &[f32], mean: &[f32], std: &[f32], out: &mut [f32]) {
+                // SAFETY: as for `gemv_acc`.
+                unsafe { front::standardise(raw, mean, std, out) }
+            }
+
+            #[inline]
             fn layer(&self, x: &[f32], w: &[$w], bias: &[$w], out: &mut [f32]) {
                 // SAFETY: as for `gemv_acc`.
                 if !unsafe { layer::sparse_layer(x, w, bias, &[], out) } {
@@ -286,8 +309,27 @@ macro_rules! avx512_kernels {
             }
 
             #[inline]
+            fn categories_valid(&self, categories: &[u16], vocab_sizes: &[u16]) -> bool {
+                // SAFETY: an `Avx512` exists only on a CPU with AVX-512F and BW, AVX2, FMA
+                // and F16C (see `new`); the kernel bounds every access by the slices' lengths.
+                unsafe { avx512_front::categories_valid(categories, vocab_sizes) }
+            }
+
+            #[inline]
+            fn category_rows(&self, categories: &[u16], starts: &[u32], rows: &mut [u32]) -> usize {
+                // SAFETY: as for `categories_valid`.
+                unsafe { avx512_front::category_rows(categories, starts, rows) }
+            }
+
+            #[inline]
+            fn standardise(&self, raw: &[f32], mean: &[f32], std: &[f32], out: &mut [f32]) {
+                // SAFETY: as for `categories_valid`.
+                unsafe { avx512_front::standardise(raw, mean, std, out) }
+            }
+
+            #[inline]
             fn layer(&self, x: &[f32], w: &[$w], bias: &[$w], out: &mut [f32]) {
-                // SAFETY: an `Avx512` exists only on a CPU with AVX-512F, AVX2, FMA and F16C
+                // SAFETY: an `Avx512` exists only on a CPU with AVX-512F and BW, AVX2, FMA and F16C
                 // (see `new`); the kernel bounds every access by the slices' lengths.
                 if !unsafe { avx512::sparse_layer(x, w, bias, &[], out) } {
                     self.avx2.layer(x, w, bias, out);
