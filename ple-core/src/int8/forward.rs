@@ -281,6 +281,11 @@ impl<'a> Int8Model<'a> {
                     part(expert_outputs, r.start * width, r.len() * width)
                 };
                 let dst = part_mut(s.current, gate * width, width);
+                #[cfg(target_arch = "x86_64")]
+                if let Gather::X86(simd) = gather {
+                    simd.mix([span(own), span(mixed)], weights, gate_ratios, dst);
+                    continue;
+                }
                 mix([span(own), span(mixed)], weights, gate_ratios, dst);
             }
             core::mem::swap(&mut s.current, &mut s.previous);

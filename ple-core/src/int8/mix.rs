@@ -93,6 +93,21 @@ fn mix_four_outputs_at_a_time(
     mix_four_from(spans, weights, dst, 0);
 }
 
+/// [`mix`] with the whole blocks at the start of `dst` computed by `blocks` (from the scaled
+/// weights; it returns how many outputs it computed), the rest one at a time here.
+#[cfg(target_arch = "x86_64")]
+pub(super) fn mix_with(
+    spans: [&[i32]; 2],
+    weights: &mut [u16],
+    ratios: &[u16],
+    dst: &mut [i32],
+    blocks: impl FnOnce([&[i32]; 2], &[u16], &mut [i32]) -> usize,
+) {
+    let weights = scale_weights(weights, ratios);
+    let done = blocks(spans, weights, dst);
+    mix_each_from(spans, weights, dst, done);
+}
+
 /// The gate weights times the mix ratios, in place of `weights` (as many as there are
 /// ratios).
 fn scale_weights<'w>(weights: &'w mut [u16], ratios: &[u16]) -> &'w [u16] {

@@ -10,9 +10,9 @@
 //!   with `vpmaddwd` and add in wrapping `i32` lanes, and wrapping sums do not depend on their
 //!   order;
 //! - the requantisation takes the high word of the signed 64-bit product (`vpmuldq`) and the
-//!   rounding shift of [`Requant::apply_clamped`](super::Requant::apply_clamped) for right
-//!   shifts of 33 or more (every activation in practice); a block of outputs with a smaller
-//!   shift is left to the portable code.
+//!   rounding shift of [`Requant::apply_clamped`](super::Requant::apply_clamped) when every
+//!   lane's right shift is 33 or more (every activation in practice), and otherwise its
+//!   64-bit form (`apply_wide`) with the arithmetic shift built from the logical one.
 //!
 //! Each kernel has a portable twin and a property test against it.
 //!
@@ -25,6 +25,7 @@
 mod dense;
 mod gather;
 mod lanes;
+mod mix;
 mod step;
 
 use super::fixed::Requant;
@@ -99,7 +100,7 @@ impl Avx2 {
 
     /// The first layer's per-output step for the whole blocks of eight outputs at the start
     /// of `out` (category sums in, outputs out), clamped to `bounds`; returns how many
-    /// outputs it computed (it stops at a block with a right shift below 33).
+    /// outputs it computed.
     #[inline]
     pub(super) fn steps<const P: usize>(
         self,
@@ -111,6 +112,22 @@ impl Avx2 {
     ) -> usize {
         // SAFETY: an `Avx2` exists only on a CPU with AVX2.
         unsafe { step::steps::<P>(x, out, records, pairs, bounds) }
+    }
+
+    /// The gate mixing of [`mix`](super::mix::mix), the whole blocks of eight outputs in
+    /// AVX2.
+    #[inline]
+    pub(super) fn mix(
+        self,
+        spans: [&[i32]; 2],
+        weights: &mut [u16],
+        ratios: &[u16],
+        dst: &mut [i32],
+    ) {
+        super::mix::mix_with(spans, weights, ratios, dst, |spans, weights, dst| {
+            // SAFETY: an `Avx2` exists only on a CPU with AVX2.
+            unsafe { mix::mix_blocks(spans, weights, dst) }
+        });
     }
 
     /// A dense layer, every output finished (bias, requantisation, clamp to `bounds`), for
