@@ -3,8 +3,8 @@
 
 use ple_core::input::{InputLayout, UNKNOWN_CATEGORY};
 use ple_core::int8::{
-    category_weights_len, scratch_words, DenseLayers, Int8Array, Int8Error, Int8Input, Int8Kernel,
-    Int8Model, Requant, SparseLayer, SparseOutput,
+    category_weights_len, scratch_words, DenseLayers, Int8Array, Int8BatchError, Int8Error,
+    Int8Input, Int8Kernel, Int8Model, Int8Rows, Requant, SparseLayer, SparseOutput,
 };
 use ple_core::shape::Block;
 use ple_core::PleShape;
@@ -80,10 +80,16 @@ fn is_sparse(block: Block) -> bool {
     )
 }
 
+/// Random model arrays with layers of fewer than 10 units.
+fn arrays() -> impl Strategy<Value = Arrays> {
+    arrays_up_to(10)
+}
+
 prop_compose! {
-    fn arrays()(
-        expert_units in proptest::collection::vec(1u32..10, 1..3),
-        tower_units in proptest::collection::vec(1u32..8, 0..3),
+    /// Random model arrays with layers of fewer than `units` units.
+    fn arrays_up_to(units: u32)(
+        expert_units in proptest::collection::vec(1u32..units, 1..3),
+        tower_units in proptest::collection::vec(1u32..units.min(70), 0..3),
         counts in (1u32..4, 0u32..3, 1u32..3, 1u32..3),
         numeric in 0u32..5,
         vocab in proptest::collection::vec(1u16..6, 1..5),
@@ -194,6 +200,20 @@ proptest! {
             let sum: i64 = gate.iter().map(|&w| i64::from(w)).sum();
             prop_assert!((sum - 32768).abs() <= width as i64);
         }
+    }
+
+    /// Wide enough layers that every vector kernel takes part (16 and more first-layer
+    /// outputs for the gather, blocks of eight for the step, the dense layers and the
+    /// mixing, inputs past 64 for the dense fallback).
+    #[test]
+    fn wide_layers_give_every_kernel_the_same_bits(a in arrays_up_to(80), seed in any::<u64>()) {
+        let model = a.model().unwrap();
+        let (numeric, cats) = input_for(&a, seed);
+        let scalar = run(&model.with_kernel(Int8Kernel::Scalar), &numeric, &cats);
+        let best = run(&model.with_kernel(Int8Kernel::best()), &numeric, &cats);
+        prop_assert_eq!(&scalar, &best);
+        let packed = run(&model.with_kernel(Int8Kernel::PortablePacked), &numeric, &cats);
+        prop_assert_eq!(&scalar, &packed);
     }
 
     #[test]
@@ -334,4 +354,89 @@ fn bounds_that_prove_no_overflow_are_enforced() {
             index: 0
         })
     );
+}
+
+proptest! {
+    /// A batch gives every row the bits a single-row prediction gives it.
+    #[test]
+    fn a_batch_gives_each_row_its_single_row_bits(
+        a in arrays_up_to(40),
+        seeds in proptest::collection::vec(any::<u64>(), 0..6),
+    ) {
+        let model = a.model().unwrap();
+        let (mut numeric, mut categories) = (vec![], vec![]);
+        let (mut expected_logits, mut expected_probabilities) = (vec![], vec![]);
+        for &seed in &seeds {
+            let (n, c) = input_for(&a, seed);
+            let (logits, probabilities, _) = run(&model, &n, &c);
+            numeric.extend(n);
+            categories.extend(c);
+            expected_logits.extend(logits);
+            expected_probabilities.extend(probabilities);
+        }
+        let mut scratch = vec![i32::MIN; model.scratch_words()];
+        let mut logits = vec![0; expected_logits.len()];
+        let mut probabilities = vec![0; expected_logits.len()];
+        let rows = Int8Rows { numeric: &numeric, categories: &categories };
+        model.predict_batch(rows, &mut scratch, &mut logits, &mut probabilities).unwrap();
+        prop_assert_eq!(logits, expected_logits);
+        prop_assert_eq!(probabilities, expected_probabilities);
+    }
+}
+
+#[test]
+fn batch_errors_name_the_array_or_the_row() {
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let a = arrays().new_tree(&mut runner).unwrap().current();
+    let model = a.model().unwrap();
+    let tasks = a.counts[0] as usize;
+    let (n, c) = input_for(&a, 7);
+    let numeric: Vec<i32> = n.iter().chain(&n).copied().collect();
+    let mut categories: Vec<u16> = c.iter().chain(&c).copied().collect();
+    let mut scratch = vec![0; model.scratch_words()];
+    let (mut logits, mut probabilities) = (vec![0; 2 * tasks], vec![0; 2 * tasks]);
+    let rows = Int8Rows {
+        numeric: &numeric,
+        categories: &categories,
+    };
+    let short = model.predict_batch(rows, &mut scratch, &mut logits, &mut probabilities[1..]);
+    assert_eq!(
+        short,
+        Err(Int8BatchError::Shape(Int8Error::Output {
+            expected: 2 * tasks,
+            found: 2 * tasks - 1
+        }))
+    );
+    let rows = Int8Rows {
+        numeric: &numeric,
+        categories: &categories[1..],
+    };
+    let missing = model.predict_batch(rows, &mut scratch, &mut logits, &mut probabilities);
+    let expected = Int8Error::CategoricalInputs {
+        expected: 2 * c.len(),
+        found: 2 * c.len() - 1,
+    };
+    assert_eq!(missing, Err(Int8BatchError::Shape(expected)));
+    // A category past its vocabulary in the second row: the first row is predicted.
+    let last = categories.len() - 1;
+    categories[last] = a.vocab[a.vocab.len() - 1];
+    let rows = Int8Rows {
+        numeric: &numeric,
+        categories: &categories,
+    };
+    let bad = model.predict_batch(rows, &mut scratch, &mut logits, &mut probabilities);
+    assert!(
+        matches!(
+            bad,
+            Err(Int8BatchError::Row {
+                row: 1,
+                error: Int8Error::CategoryOutOfRange { .. }
+            })
+        ),
+        "{bad:?}"
+    );
+    let (first_logits, first_probabilities, _) = run(&model, &n, &c);
+    assert_eq!(logits[..tasks], first_logits[..]);
+    assert_eq!(probabilities[..tasks], first_probabilities[..]);
+    assert!(bad.unwrap_err().to_string().starts_with("row 1: "));
 }

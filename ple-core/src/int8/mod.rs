@@ -87,6 +87,7 @@
 
 #[cfg(all(target_arch = "arm", feature = "arm-dsp"))]
 mod arm_dsp;
+mod batch;
 mod dense;
 mod first_layer;
 pub mod fixed;
@@ -97,6 +98,7 @@ mod model;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 
+pub use batch::{Int8BatchError, Int8Rows};
 pub use fixed::{Requant, LOGIT_FRAC_BITS, Q15_ONE};
 pub use model::{
     category_weights_len, scratch_words, DenseLayers, Int8Kernel, Int8Model, SparseLayer,
