@@ -18,7 +18,7 @@ use std::time::Instant;
 use half::f16;
 use ple_codegen::quantise::{quantise, QuantiseOptions, SparseRows};
 use ple_codegen::ModelFile;
-use ple_core::int8::{Int8Input, Q15_ONE};
+use ple_core::int8::{Int8Input, Int8Rows, Q15_ONE};
 use ple_core::kernels::{Detected, Kernels};
 use ple_core::normalise::Standardisation;
 use ple_core::{
@@ -457,6 +457,35 @@ fn run() -> Result<(), String> {
         }
         Ok(())
     };
+    // int8 through `predict_batch`, BATCH_ROWS rows a call, the numeric encoding included as
+    // for single rows.
+    let mut int8_batch = {
+        let (mut numeric, mut scratch) =
+            (vec![0i32; BATCH_ROWS * nw], vec![0i32; m8.scratch_words()]);
+        let mut logits = vec![0i32; BATCH_ROWS * tasks];
+        let mut q15 = vec![0u16; BATCH_ROWS * tasks];
+        let (params, m8, rows) = (&params, &m8, &rows);
+        move |all: &mut [f32]| -> Result<(), String> {
+            for (chunk, out) in all.chunks_mut(BATCH_ROWS * tasks).enumerate() {
+                let (first, count) = (chunk * BATCH_ROWS, out.len() / tasks);
+                for (r, dst) in (first..first + count).zip(numeric.chunks_mut(nw.max(1))) {
+                    let raw = &rows.numeric[r * nw..(r + 1) * nw];
+                    params.encode_numeric(raw, dst).map_err(|e| e.to_string())?;
+                }
+                let batch = Int8Rows {
+                    numeric: &numeric[..count * nw],
+                    categories: &rows.categories[first * f..(first + count) * f],
+                };
+                let (l, q) = (&mut logits[..count * tasks], &mut q15[..count * tasks]);
+                m8.predict_batch(batch, &mut scratch, l, q)
+                    .map_err(|e| e.to_string())?;
+                for (p, &q) in out.iter_mut().zip(q.iter()) {
+                    *p = f32::from(q) / Q15_ONE as f32;
+                }
+            }
+            Ok(())
+        }
+    };
     let err = |e: ple_core::PleError| format!("{e:?}");
     let mut variants: Vec<(&str, Box<Predict<'_>>)> = vec![
         (
@@ -478,6 +507,11 @@ fn run() -> Result<(), String> {
         ("ple-core int8 sparse", Box::new(&mut int8)),
     ];
     if let Some(wanted) = &args.profile {
+        if wanted == "ple-core int8 sparse batch" {
+            let sum = profile_loop_int8_batch(&mut int8_batch, n, tasks)?;
+            println!("profiled {wanted} over {n} rows (checksum {sum})");
+            return Ok(());
+        }
         if let Some(of) = wanted.strip_suffix(" batch") {
             let is_sparse = of.ends_with("sparse");
             let sum = if of.contains("f16") {
@@ -551,6 +585,36 @@ fn run() -> Result<(), String> {
         }
         entries.push(entry);
     }
+    // int8 through its batch entry, compared with its single rows.
+    let (expected, diff) = single("ple-core int8 sparse")?;
+    let mut all = vec![0.0f32; n * tasks];
+    int8_batch(&mut all)?;
+    if all
+        .iter()
+        .zip(expected)
+        .any(|(a, b)| a.to_bits() != b.to_bits())
+    {
+        return Err("ple-core int8 sparse batch: probabilities differ from single-row ones".into());
+    }
+    let (mut rates, mut cpu_rates) = (Vec::new(), Vec::new());
+    for _ in 0..args.repeats {
+        let (start, cpu) = (Instant::now(), thread_cpu_ns());
+        int8_batch(&mut all)?;
+        rates.push(n as f64 / start.elapsed().as_secs_f64());
+        cpu_rates.push(cpu_rate(n, cpu, thread_cpu_ns()));
+    }
+    let mut sorted = rates.clone();
+    sorted.sort_by(f64::total_cmp);
+    println!(
+        "ple-core int8 sparse batch: {:.0} rows/s; {} (equal to single rows bit for bit)",
+        sorted[sorted.len() / 2],
+        spread(&cpu_rates)
+    );
+    entries.push(
+        json!({"engine": "ple-core int8 sparse batch", "batch": BATCH_ROWS,
+        "rows_per_second": rates, "rows_per_cpu_second": cpu_rates,
+        "max_abs_diff_vs_single_rows": 0.0, "max_abs_diff_vs_f32_sparse": diff}),
+    );
     let path = args.out_dir.join("ple-core-timings.json");
     fs::write(
         &path,
@@ -559,6 +623,21 @@ fn run() -> Result<(), String> {
     .map_err(|e| format!("{}: {e}", path.display()))?;
     println!("wrote {} and ple-core-predictions.f32", path.display());
     Ok(())
+}
+
+/// Every row once through the int8 batch entry: the int8 twin of [`profile_loop_batch`],
+/// with the checksum summed row by row as [`profile_loop`] sums it.
+#[inline(never)]
+fn profile_loop_int8_batch(
+    run: &mut impl FnMut(&mut [f32]) -> Result<(), String>,
+    rows: usize,
+    tasks: usize,
+) -> Result<f32, String> {
+    let mut out = vec![0.0f32; rows * tasks];
+    run(&mut out)?;
+    Ok(out
+        .chunks(tasks.max(1))
+        .fold(0.0, |sum, row| sum + row.iter().sum::<f32>()))
 }
 
 fn main() {
