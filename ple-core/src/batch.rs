@@ -3,7 +3,7 @@
 //! A batch runs in tiles of [`BATCH_TILE`] rows. Each row of a tile goes through its first
 //! layer on its own (the sparse first layer gathers different weight rows for every row, so
 //! there is nothing to share there). In the common networks of one level of single-layer
-//! experts (CGC, MMoE) the tile is then turned into lanes, value `c` of its eight rows in one
+//! experts (CGC, MMoE) the tile is then turned into lanes, value `c` of all its rows in one
 //! vector, and everything after the first layer (ReLU, softmax, mixing, towers, sigmoid) is
 //! one vector operation for all the rows, with no per-row loop or slice left. Deeper
 //! networks run their levels row by row and their towers as small matrix products over the
@@ -34,8 +34,8 @@ use crate::shape::PleShape;
 use crate::weight::Weight;
 
 /// Rows computed together: one row in each lane of a vector ([`LANES`]). The rows' first
-/// layers (about 1 KiB for the default model) and their lanes stay in the L1 cache next to
-/// the weights they touch.
+/// layers (about 9 KiB for sixteen rows of the default model) and their lanes stay in the
+/// L1 cache next to the weights they touch.
 pub const BATCH_TILE: usize = LANES;
 
 /// Saturates a size computed in `u64` to `usize`.

@@ -185,8 +185,13 @@ pub trait Kernels<W: Weight> {
 }
 
 /// Rows side by side in the vectors of [`Kernels::to_lanes`] and [`Kernels::layer_lanes`]:
-/// the batch tile.
-pub const LANES: usize = 8;
+/// the batch tile. Sixteen on x86_64 with the `avx512` feature (one AVX-512 register, two
+/// AVX2 ones), eight elsewhere (one AVX2 register, two NEON ones).
+pub const LANES: usize = if cfg!(all(target_arch = "x86_64", feature = "avx512")) {
+    16
+} else {
+    8
+};
 
 /// The widest layer [`Kernels::layer_lanes`] computes on every backend (the portable
 /// composition goes through row buffers of this many values on the stack).

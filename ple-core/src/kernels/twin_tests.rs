@@ -455,7 +455,9 @@ fn check_categories_valid<K: Kernels<f32>>(
         .enumerate()
         .map(|(i, &c)| match vocab_sizes.get(i % fields) {
             Some(&v) if c != crate::UNKNOWN_CATEGORY && v > 0 => c % v,
-            _ => c,
+            // An empty vocabulary takes only the unknown category.
+            Some(_) => crate::UNKNOWN_CATEGORY,
+            None => c,
         })
         .collect();
     prop_assert!(kernels.categories_valid(&inside, vocab_sizes));

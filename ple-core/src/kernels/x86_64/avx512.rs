@@ -16,8 +16,8 @@
 #![allow(clippy::incompatible_msrv)]
 
 use core::arch::x86_64::{
-    __m512, _mm256_loadu_si256, _mm512_add_ps, _mm512_cvtph_ps, _mm512_fmadd_ps, _mm512_loadu_ps,
-    _mm512_set1_ps, _mm512_setzero_ps, _mm512_storeu_ps,
+    __m512, _mm256_loadu_si256, _mm256_set1_epi16, _mm512_add_ps, _mm512_cvtph_ps, _mm512_fmadd_ps,
+    _mm512_loadu_ps, _mm512_set1_ps, _mm512_setzero_ps, _mm512_storeu_ps,
 };
 
 use half::f16;
@@ -31,6 +31,12 @@ pub(super) trait Wide: Lanes {
     /// # Safety
     /// `p..p + 16` must be readable, and the CPU must have AVX-512F.
     unsafe fn load16(p: *const Self) -> __m512;
+
+    /// Loads the value at `p` as an `f32` into all sixteen lanes, widened as `load16` widens.
+    ///
+    /// # Safety
+    /// `p` must be readable, and the CPU must have AVX-512F.
+    unsafe fn broadcast16(p: *const Self) -> __m512;
 }
 
 impl Wide for f32 {
@@ -39,6 +45,13 @@ impl Wide for f32 {
     unsafe fn load16(p: *const Self) -> __m512 {
         // SAFETY: the caller guarantees sixteen readable values.
         unsafe { _mm512_loadu_ps(p) }
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx512f,avx2,fma,f16c")]
+    unsafe fn broadcast16(p: *const Self) -> __m512 {
+        // SAFETY: the caller guarantees a readable value.
+        unsafe { _mm512_set1_ps(*p) }
     }
 }
 
@@ -49,6 +62,14 @@ impl Wide for f16 {
         // SAFETY: the caller guarantees sixteen readable values (32 bytes); `loadu` has no
         // alignment requirement.
         unsafe { _mm512_cvtph_ps(_mm256_loadu_si256(p.cast())) }
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx512f,avx2,fma,f16c")]
+    unsafe fn broadcast16(p: *const Self) -> __m512 {
+        // SAFETY: the caller guarantees a readable value; the conversion widens it in
+        // every lane.
+        unsafe { _mm512_cvtph_ps(_mm256_set1_epi16((*p).to_bits() as i16)) }
     }
 }
 

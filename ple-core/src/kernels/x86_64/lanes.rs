@@ -1,8 +1,10 @@
 //! Rows in lanes, AVX2: the transposition of a batch tile into eight-row vectors, and the
 //! gate mixing and the dense layer on such vectors.
 //!
-//! After its first layer a batch tile works on its eight rows side by side: value `c` of
-//! every row in one vector. The transposition goes through 8 x 8 blocks of registers
+//! After its first layer a batch tile works on its [`LANES`] rows side by side: value `c` of
+//! every row in one vector of `LANES / 8` registers (sixteen rows in two registers when the
+//! `avx512` feature makes the tile sixteen rows, which its AVX-512 kernels hold in one). The
+//! transposition goes through 8 x 8 blocks of registers
 //! (unpack, shuffle, swap of 128-bit halves); a last block that would run past the columns
 //! is moved left to end at the last column, so some columns are written twice, identically.
 //!
@@ -44,15 +46,19 @@ pub(super) unsafe fn to_lanes(
     let mut start = 0;
     while start < columns {
         let c0 = start.min(columns - 8);
-        // SAFETY: rows 0..8 hold columns c0..c0 + 8 (c0 + 8 <= columns <= stride, and the
-        // last row ends inside `rows`, checked above); lanes c0..c0 + 8 are inside `lanes`.
-        unsafe {
-            let src = rows.as_ptr().add(c0);
-            let r: [__m256; 8] = core::array::from_fn(|i| _mm256_loadu_ps(src.add(i * stride)));
-            let t = transpose(r);
-            let dst = lanes.as_mut_ptr().add(c0 * LANES);
-            for (i, v) in t.iter().enumerate() {
-                _mm256_storeu_ps(dst.add(i * LANES), *v);
+        // Rows 8h .. 8h + 8 go to lanes 8h .. 8h + 8 of each vector.
+        for h in 0..HALVES {
+            // SAFETY: rows 8h..8h + 8 (below LANES) hold columns c0..c0 + 8 (c0 + 8 <=
+            // columns <= stride, and the last row ends inside `rows`, checked above); lanes
+            // c0..c0 + 8 are inside `lanes`.
+            unsafe {
+                let src = rows.as_ptr().add(8 * h * stride + c0);
+                let r: [__m256; 8] = core::array::from_fn(|i| _mm256_loadu_ps(src.add(i * stride)));
+                let t = transpose(r);
+                let dst = lanes.as_mut_ptr().add(c0 * LANES + 8 * h);
+                for (i, v) in t.iter().enumerate() {
+                    _mm256_storeu_ps(dst.add(i * LANES), *v);
+                }
             }
         }
         start = c0 + 8;
@@ -89,8 +95,12 @@ fn transpose(r: [__m256; 8]) -> [__m256; 8] {
     ]
 }
 
-/// The most outputs whose accumulators stay in registers through all the inputs.
-const GROUP: usize = 8;
+/// Eight-lane registers per vector of [`LANES`] rows.
+const HALVES: usize = LANES / 8;
+
+/// The most outputs whose accumulators (`HALVES` registers each) stay in registers through
+/// all the inputs.
+const GROUP: usize = 8 / HALVES;
 
 /// See `Kernels::layer_lanes`. Returns `false`, touching nothing, when the slices do not
 /// hold the `k x n` matrix and the `n` output vectors.
@@ -151,19 +161,28 @@ unsafe fn outputs<W: Lanes, const C: usize>(
 ) {
     // SAFETY: every access stays inside the ranges the caller guarantees.
     unsafe {
-        let mut acc = [_mm256_setzero_ps(); C];
+        let mut acc = [[_mm256_setzero_ps(); HALVES]; C];
         for (c, a) in acc.iter_mut().enumerate() {
-            *a = _mm256_add_ps(*a, W::broadcast(bias.add(c)));
+            let b = W::broadcast(bias.add(c));
+            for a in a.iter_mut() {
+                *a = _mm256_add_ps(*a, b);
+            }
         }
         for i in 0..k {
-            let xv = _mm256_loadu_ps(x.add(i * LANES));
+            let xv: [__m256; HALVES] =
+                core::array::from_fn(|h| _mm256_loadu_ps(x.add(i * LANES + 8 * h)));
             let row = w.add(i * stride);
             for (c, a) in acc.iter_mut().enumerate() {
-                *a = _mm256_fmadd_ps(xv, W::broadcast(row.add(c)), *a);
+                let wv = W::broadcast(row.add(c));
+                for (a, &xv) in a.iter_mut().zip(&xv) {
+                    *a = _mm256_fmadd_ps(xv, wv, *a);
+                }
             }
         }
         for (c, a) in acc.iter().enumerate() {
-            _mm256_storeu_ps(out.add(c * LANES), *a);
+            for (h, a) in a.iter().enumerate() {
+                _mm256_storeu_ps(out.add(c * LANES + 8 * h), *a);
+            }
         }
     }
 }
@@ -219,19 +238,24 @@ unsafe fn mixed<const C: usize>(
 ) {
     // SAFETY: every access stays inside the ranges the caller guarantees.
     unsafe {
-        let mut acc: [__m256; C] = core::array::from_fn(|c| _mm256_loadu_ps(out.add(c * LANES)));
+        let mut acc: [[__m256; HALVES]; C] = core::array::from_fn(|c| {
+            core::array::from_fn(|h| _mm256_loadu_ps(out.add(c * LANES + 8 * h)))
+        });
         for g in 0..gates {
-            let wv = _mm256_loadu_ps(weights.add(g * LANES));
+            let wv: [__m256; HALVES] =
+                core::array::from_fn(|h| _mm256_loadu_ps(weights.add(g * LANES + 8 * h)));
             let expert = experts.add(g * n * LANES);
             for (c, a) in acc.iter_mut().enumerate() {
-                *a = _mm256_add_ps(
-                    *a,
-                    _mm256_mul_ps(wv, _mm256_loadu_ps(expert.add(c * LANES))),
-                );
+                for (h, (a, &wv)) in a.iter_mut().zip(&wv).enumerate() {
+                    let e = _mm256_loadu_ps(expert.add(c * LANES + 8 * h));
+                    *a = _mm256_add_ps(*a, _mm256_mul_ps(wv, e));
+                }
             }
         }
         for (c, a) in acc.iter().enumerate() {
-            _mm256_storeu_ps(out.add(c * LANES), *a);
+            for (h, a) in a.iter().enumerate() {
+                _mm256_storeu_ps(out.add(c * LANES + 8 * h), *a);
+            }
         }
     }
 }

@@ -11,7 +11,11 @@ mod add_row;
 #[cfg(feature = "avx512")]
 mod avx512;
 #[cfg(feature = "avx512")]
+mod avx512_exp;
+#[cfg(feature = "avx512")]
 mod avx512_front;
+#[cfg(feature = "avx512")]
+mod avx512_lanes;
 mod elementwise;
 mod exp;
 mod front;
@@ -285,7 +289,8 @@ macro_rules! avx512_kernels {
 
             #[inline]
             fn exp(&self, values: &mut [f32]) {
-                Kernels::<$w>::exp(&self.avx2, values)
+                // SAFETY: as for `relu`.
+                unsafe { avx512_exp::exp(values) }
             }
 
             #[inline]
@@ -300,7 +305,9 @@ macro_rules! avx512_kernels {
 
             #[inline]
             fn relu(&self, values: &mut [f32]) {
-                Kernels::<$w>::relu(&self.avx2, values)
+                // SAFETY: an `Avx512` exists only on a CPU with AVX-512F and BW, AVX2, FMA
+                // and F16C (see `new`); the kernel bounds every access by the slices' lengths.
+                unsafe { avx512_lanes::relu(values) }
             }
 
             #[inline]
@@ -363,12 +370,16 @@ macro_rules! avx512_kernels {
 
             #[inline]
             fn mix_lanes(&self, weights: &[f32], experts: &[f32], out: &mut [f32]) {
-                Kernels::<$w>::mix_lanes(&self.avx2, weights, experts, out)
+                // SAFETY: as for `relu`.
+                unsafe { avx512_lanes::mix_lanes(weights, experts, out) }
             }
 
             #[inline]
             fn layer_lanes(&self, x: &[f32], w: &[$w], bias: &[$w], out: &mut [f32]) {
-                self.avx2.layer_lanes(x, w, bias, out)
+                // SAFETY: as for `relu`.
+                if !unsafe { avx512_lanes::layer_lanes(x, w, bias, out) } {
+                    scalar::composed_layer_lanes(self, x, w, bias, out);
+                }
             }
         }
     };

@@ -1,0 +1,183 @@
+//! Rows in lanes on AVX-512F: a vector of the batch tile's sixteen rows in one register.
+//!
+//! The same kernels as the AVX2 ones of `lanes.rs`, with one sixteen-lane register where
+//! they use two eight-lane ones: the gate mixing keeps up to eight output vectors in
+//! registers across all the gates and adds each rounded product; the dense layer keeps one
+//! accumulator per output, `0 + bias` then one fused multiply-add per input in input order
+//! with the weight broadcast; the ReLU is `max(v, +0.0)` with the operand order of the AVX2
+//! kernel (a NaN and both zeros give `+0.0`). Every lane goes through the operations of the
+//! one-row kernels, so the results are the same bit for bit.
+
+use core::arch::x86_64::{
+    __m512, _mm512_add_ps, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_max_ps, _mm512_mul_ps,
+    _mm512_setzero_ps, _mm512_storeu_ps,
+};
+
+use super::avx512::Wide;
+use crate::kernels::LANES;
+
+const _: () = assert!(
+    LANES == 16,
+    "the AVX-512 lane kernels hold sixteen rows a register"
+);
+
+/// The most outputs whose accumulators stay in registers through all the inputs.
+const GROUP: usize = 8;
+
+/// See `Kernels::relu`.
+///
+/// # Safety
+/// The CPU must have AVX-512F, AVX2, FMA and F16C.
+#[target_feature(enable = "avx512f,avx2,fma,f16c")]
+pub(super) unsafe fn relu(values: &mut [f32]) {
+    let mut chunks = values.chunks_exact_mut(16);
+    let zero = _mm512_setzero_ps();
+    for chunk in &mut chunks {
+        // SAFETY: the chunk holds sixteen values; `loadu`/`storeu` need no alignment.
+        unsafe {
+            let p = chunk.as_mut_ptr();
+            _mm512_storeu_ps(p, _mm512_max_ps(_mm512_loadu_ps(p), zero));
+        }
+    }
+    // SAFETY: the CPU has AVX2.
+    unsafe { super::elementwise::relu(chunks.into_remainder()) };
+}
+
+/// See `Kernels::layer_lanes`. Returns `false`, touching nothing, when the slices do not
+/// hold the `k x n` matrix and the `n` output vectors.
+///
+/// # Safety
+/// The CPU must have AVX-512F, AVX2, FMA and F16C.
+#[target_feature(enable = "avx512f,avx2,fma,f16c")]
+pub(super) unsafe fn layer_lanes<W: Wide>(x: &[f32], w: &[W], bias: &[W], out: &mut [f32]) -> bool {
+    let n = bias.len();
+    let k = x.len() / LANES;
+    if n == 0 || k.checked_mul(n).is_none_or(|len| len > w.len()) || out.len() / LANES < n {
+        return false;
+    }
+    let mut j = 0;
+    while j < n {
+        let here = (n - j).min(GROUP);
+        // SAFETY: outputs j..j + here are below n: their weights (column j + c of each of
+        // the k rows), biases and output vectors are inside the slices (checked above), and
+        // the k input vectors inside `x`.
+        unsafe {
+            let (xs, w0, b0) = (x.as_ptr(), w.as_ptr().add(j), bias.as_ptr().add(j));
+            let o0 = out.as_mut_ptr().add(j * LANES);
+            match here {
+                1 => outputs::<W, 1>(xs, k, w0, n, b0, o0),
+                2 => outputs::<W, 2>(xs, k, w0, n, b0, o0),
+                3 => outputs::<W, 3>(xs, k, w0, n, b0, o0),
+                4 => outputs::<W, 4>(xs, k, w0, n, b0, o0),
+                5 => outputs::<W, 5>(xs, k, w0, n, b0, o0),
+                6 => outputs::<W, 6>(xs, k, w0, n, b0, o0),
+                7 => outputs::<W, 7>(xs, k, w0, n, b0, o0),
+                _ => outputs::<W, GROUP>(xs, k, w0, n, b0, o0),
+            }
+        }
+        j += here;
+    }
+    true
+}
+
+/// `C` outputs over all `k` inputs.
+///
+/// # Safety
+/// `x .. + k * LANES` readable, `w + i * stride .. + C` readable for `i < k`, `bias .. + C`
+/// readable, `out .. + C * LANES` writable; AVX-512F, AVX2, FMA and F16C present.
+#[inline]
+#[target_feature(enable = "avx512f,avx2,fma,f16c")]
+unsafe fn outputs<W: Wide, const C: usize>(
+    x: *const f32,
+    k: usize,
+    w: *const W,
+    stride: usize,
+    bias: *const W,
+    out: *mut f32,
+) {
+    // SAFETY: every access stays inside the ranges the caller guarantees.
+    unsafe {
+        let mut acc = [_mm512_setzero_ps(); C];
+        for (c, a) in acc.iter_mut().enumerate() {
+            *a = _mm512_add_ps(*a, W::broadcast16(bias.add(c)));
+        }
+        for i in 0..k {
+            let xv = _mm512_loadu_ps(x.add(i * LANES));
+            let row = w.add(i * stride);
+            for (c, a) in acc.iter_mut().enumerate() {
+                *a = _mm512_fmadd_ps(xv, W::broadcast16(row.add(c)), *a);
+            }
+        }
+        for (c, a) in acc.iter().enumerate() {
+            _mm512_storeu_ps(out.add(c * LANES), *a);
+        }
+    }
+}
+
+/// See `Kernels::mix_lanes`.
+///
+/// # Safety
+/// The CPU must have AVX-512F, AVX2, FMA and F16C.
+#[target_feature(enable = "avx512f,avx2,fma,f16c")]
+pub(super) unsafe fn mix_lanes(weights: &[f32], experts: &[f32], out: &mut [f32]) {
+    let n = out.len() / LANES;
+    if n == 0 {
+        return;
+    }
+    let gates = (weights.len() / LANES).min(experts.len() / (n * LANES));
+    let mut j = 0;
+    while j < n {
+        let here = (n - j).min(GROUP);
+        // SAFETY: outputs j..j + here are below n, inside `out`; for every gate g below
+        // `gates`, its weights and the vectors j..j + here of its expert are inside
+        // `weights` and `experts` (g * n + n vectors at most).
+        unsafe {
+            let (w0, e0) = (weights.as_ptr(), experts.as_ptr().add(j * LANES));
+            let o0 = out.as_mut_ptr().add(j * LANES);
+            match here {
+                1 => mixed::<1>(w0, gates, e0, n, o0),
+                2 => mixed::<2>(w0, gates, e0, n, o0),
+                3 => mixed::<3>(w0, gates, e0, n, o0),
+                4 => mixed::<4>(w0, gates, e0, n, o0),
+                5 => mixed::<5>(w0, gates, e0, n, o0),
+                6 => mixed::<6>(w0, gates, e0, n, o0),
+                7 => mixed::<7>(w0, gates, e0, n, o0),
+                _ => mixed::<GROUP>(w0, gates, e0, n, o0),
+            }
+        }
+        j += here;
+    }
+}
+
+/// `C` output vectors over all the gates.
+///
+/// # Safety
+/// `weights .. + gates * LANES` readable, `experts + g * n * LANES .. + C * LANES` readable
+/// for `g < gates`, `out .. + C * LANES` readable and writable; AVX-512F present.
+#[inline]
+#[target_feature(enable = "avx512f,avx2,fma,f16c")]
+unsafe fn mixed<const C: usize>(
+    weights: *const f32,
+    gates: usize,
+    experts: *const f32,
+    n: usize,
+    out: *mut f32,
+) {
+    // SAFETY: every access stays inside the ranges the caller guarantees.
+    unsafe {
+        let mut acc: [__m512; C] = core::array::from_fn(|c| _mm512_loadu_ps(out.add(c * LANES)));
+        for g in 0..gates {
+            let wv = _mm512_loadu_ps(weights.add(g * LANES));
+            let expert = experts.add(g * n * LANES);
+            for (c, a) in acc.iter_mut().enumerate() {
+                *a = _mm512_add_ps(
+                    *a,
+                    _mm512_mul_ps(wv, _mm512_loadu_ps(expert.add(c * LANES))),
+                );
+            }
+        }
+        for (c, a) in acc.iter().enumerate() {
+            _mm512_storeu_ps(out.add(c * LANES), *a);
+        }
+    }
+}
