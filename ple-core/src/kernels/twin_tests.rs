@@ -590,6 +590,14 @@ macro_rules! twin_tests {
                 }
 
                 #[test]
+                fn sparse_layer_skips_a_row_past_the_matrix((x, w, b, rows, tx, n) in layer_case(), past in 0u32..40, at in 0usize..40) {
+                    let height = (w.len() / b.len().max(1)) as u32;
+                    let mut rows = rows;
+                    rows.insert(at.min(rows.len()), height + past);
+                    check_layers(&kernels_or_skip!(), &x, &w, &b, &rows, &tx, n)?;
+                }
+
+                #[test]
                 fn to_lanes_moves_what_the_portable_loop_moves((rows, stride, count, lanes) in lanes_case()) {
                     check_to_lanes(&kernels_or_skip!(), &rows, stride, count, &lanes)?;
                 }
