@@ -38,6 +38,8 @@ struct Args {
     /// `--profile VARIANT`: only run VARIANT over `--profile-rows` rows (for callgrind).
     profile: Option<String>,
     profile_rows: usize,
+    /// `--profile-repeats N`: run the profiled variant N times, timed (for A/B timings).
+    profile_repeats: usize,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -51,6 +53,7 @@ fn parse_args() -> Result<Args, String> {
         repeats: 5,
         profile: None,
         profile_rows: 1000,
+        profile_repeats: 1,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -65,6 +68,7 @@ fn parse_args() -> Result<Args, String> {
             "--repeats" => args.repeats = number(&value)?,
             "--profile" => args.profile = Some(value),
             "--profile-rows" => args.profile_rows = number(&value)?,
+            "--profile-repeats" => args.profile_repeats = number(&value)?,
             "--vocab-sizes" => {
                 let sizes: Result<Vec<u16>, _> = value.split(',').map(str::parse).collect();
                 args.vocab_sizes = Some(sizes.map_err(|e| format!("--vocab-sizes: {e}"))?);
@@ -514,12 +518,29 @@ fn run() -> Result<(), String> {
         }
         if let Some(of) = wanted.strip_suffix(" batch") {
             let is_sparse = of.ends_with("sparse");
-            let sum = if of.contains("f16") {
-                profile_loop_batch(&m16, &rows, is_sparse, n)?
-            } else {
-                profile_loop_batch(&m32, &rows, is_sparse, n)?
-            };
+            let f16 = of.contains("f16");
+            // `--profile-repeats` above 1: the same rows again and again, timed in CPU time
+            // (an A/B of two builds alternates such runs).
+            let mut cpu_rates = Vec::new();
+            let mut sum = 0.0;
+            // Each timed repetition goes over the rows several times: the CPU clock may
+            // tick in milliseconds.
+            let passes = if args.profile_repeats > 1 { 20 } else { 1 };
+            for _ in 0..args.profile_repeats.max(1) {
+                let cpu = thread_cpu_ns();
+                for _ in 0..passes {
+                    sum = if f16 {
+                        profile_loop_batch(&m16, &rows, is_sparse, n)?
+                    } else {
+                        profile_loop_batch(&m32, &rows, is_sparse, n)?
+                    };
+                }
+                cpu_rates.push(cpu_rate(n * passes, cpu, thread_cpu_ns()));
+            }
             println!("profiled {wanted} over {n} rows (checksum {sum})");
+            if args.profile_repeats > 1 {
+                println!("{wanted}: {}", spread(&cpu_rates));
+            }
             return Ok(());
         }
         let (_, predict) = variants
