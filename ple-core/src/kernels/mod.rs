@@ -7,7 +7,10 @@
 //! bias, [`Kernels::exp`] vectorises libm's `expf` for the softmax and sigmoid, and
 //! [`Kernels::nonzero`] finds the few non-zero columns of a dense one-hot input;
 //! [`Kernels::mix`] is the gates' weighted sum of expert outputs, [`Kernels::relu`] the experts'
-//! activation and [`Kernels::all_finite`] the validation of dense rows. A batch tile works on
+//! activation and [`Kernels::all_finite`] the validation of dense rows. A batch of sparse
+//! rows is validated by [`Kernels::categories_valid`], its numeric values standardised by
+//! [`Kernels::standardise`] and each row's one-hot rows found by [`Kernels::category_rows`].
+//! A batch tile works on
 //! its rows side by side after the first layer: [`Kernels::to_lanes`] transposes them into
 //! vectors of [`LANES`] rows, [`Kernels::mix_lanes`] and [`Kernels::layer_lanes`] are the
 //! mixing and the dense layer on such vectors. Everything else (the softmax around its
@@ -210,8 +213,8 @@ pub struct RowTile {
 
 /// The best kernels this CPU offers, chosen once by [`Detected::new`].
 ///
-/// With the `std` feature, x86_64 checks for AVX2 and FMA (and F16C, and AVX-512F with the
-/// `avx512` feature) at run time; without it
+/// With the `std` feature, x86_64 checks for AVX2 and FMA (and F16C, and AVX-512F and BW
+/// with the `avx512` feature) at run time; without it
 /// the choice follows the compile-time `target_feature`s (e.g. `-C target-cpu=native`).
 /// aarch64 always has NEON.
 #[derive(Clone, Copy, Debug)]
