@@ -13,12 +13,11 @@ use core::arch::x86_64::{
     __m256i, _mm256_add_epi32, _mm256_and_si256, _mm256_blendv_ps, _mm256_castps_si256,
     _mm256_castsi256_ps, _mm256_castsi256_si128, _mm256_cvtepi8_epi16, _mm256_extracti128_si256,
     _mm256_loadu_si256, _mm256_madd_epi16, _mm256_packs_epi32, _mm256_permute4x64_epi64,
-    _mm256_set1_epi32, _mm256_setr_epi32, _mm256_setzero_si256, _mm256_srai_epi32,
-    _mm256_storeu_si256, _mm256_xor_si256, _mm_add_epi32, _mm_cvtsi128_si32, _mm_loadu_si128,
-    _mm_shuffle_epi32,
+    _mm256_set1_epi32, _mm256_setzero_si256, _mm256_srai_epi32, _mm256_storeu_si256,
+    _mm256_xor_si256, _mm_add_epi32, _mm_cvtsi128_si32, _mm_loadu_si128, _mm_shuffle_epi32,
 };
 
-use super::lanes::{requant, sum_each};
+use super::lanes::{lanes_of, requant, sum_each};
 use crate::int8::Requant;
 
 /// The widest input the kernel holds in registers (four of them).
@@ -124,28 +123,8 @@ impl Layer<'_> {
         // SAFETY: eight `i32`s.
         let bias = unsafe { _mm256_loadu_si256(bias.as_ptr().cast()) };
         let acc = saturating_add(sums, bias);
-        let [a, b, c, d, e, f, g, h] = requant;
-        let shift = |r: &Requant| i32::from(r.right_shift);
-        let right_shift = _mm256_setr_epi32(
-            shift(a),
-            shift(b),
-            shift(c),
-            shift(d),
-            shift(e),
-            shift(f),
-            shift(g),
-            shift(h),
-        );
-        let multiplier = _mm256_setr_epi32(
-            a.multiplier,
-            b.multiplier,
-            c.multiplier,
-            d.multiplier,
-            e.multiplier,
-            f.multiplier,
-            g.multiplier,
-            h.multiplier,
-        );
+        let right_shift = lanes_of(requant, |r| i32::from(r.right_shift));
+        let multiplier = lanes_of(requant, |r| r.multiplier);
         let y = requant_lanes(acc, multiplier, right_shift, self.bounds);
         if let Ok(out) = <&mut [i32; 8]>::try_from(out) {
             // SAFETY: eight `i32`s.

@@ -5,9 +5,9 @@ use core::arch::x86_64::{
     _mm256_blendv_epi8, _mm256_cmpgt_epi32, _mm256_cmpgt_epi64, _mm256_hadd_epi32,
     _mm256_max_epi32, _mm256_max_epu32, _mm256_min_epi32, _mm256_min_epu32, _mm256_movemask_epi8,
     _mm256_mul_epi32, _mm256_permute2x128_si256, _mm256_set1_epi32, _mm256_set1_epi64x,
-    _mm256_setzero_si256, _mm256_slli_epi64, _mm256_sllv_epi64, _mm256_srai_epi32,
-    _mm256_srav_epi32, _mm256_srli_epi64, _mm256_srlv_epi64, _mm256_sub_epi32, _mm256_sub_epi64,
-    _mm256_xor_si256,
+    _mm256_setr_epi32, _mm256_setzero_si256, _mm256_slli_epi64, _mm256_sllv_epi64,
+    _mm256_srai_epi32, _mm256_srav_epi32, _mm256_srli_epi64, _mm256_srlv_epi64, _mm256_sub_epi32,
+    _mm256_sub_epi64, _mm256_xor_si256,
 };
 
 /// Lane `j` of the result is the (wrapping) sum of the eight lanes of `v[j]`.
@@ -148,4 +148,12 @@ fn wide_lanes(
     );
     let y = _mm256_blendv_epi8(y, lo, _mm256_cmpgt_epi64(lo, y));
     _mm256_blendv_epi8(y, hi, _mm256_cmpgt_epi64(y, hi))
+}
+
+/// One `i32` taken from each of eight records, the first record's in lane 0.
+#[inline]
+#[target_feature(enable = "avx2")]
+pub(super) fn lanes_of<T>(records: &[T; 8], field: impl Fn(&T) -> i32) -> __m256i {
+    let [a, b, c, d, e, f, g, h] = records.each_ref().map(field);
+    _mm256_setr_epi32(a, b, c, d, e, f, g, h)
 }

@@ -10,11 +10,11 @@
 
 use core::arch::x86_64::{
     __m256i, _mm256_add_epi32, _mm256_and_si256, _mm256_loadu_si256, _mm256_madd_epi16,
-    _mm256_maskload_epi32, _mm256_set1_epi32, _mm256_setr_epi32, _mm256_setzero_si256,
-    _mm256_sllv_epi32, _mm256_srli_epi32, _mm256_storeu_si256,
+    _mm256_maskload_epi32, _mm256_set1_epi32, _mm256_setzero_si256, _mm256_sllv_epi32,
+    _mm256_srli_epi32, _mm256_storeu_si256,
 };
 
-use super::lanes::{requant, sum_each};
+use super::lanes::{lanes_of, requant, sum_each};
 use crate::int8::SparseOutput;
 
 /// The step for the whole blocks of eight outputs at the start of `out` (category sums in,
@@ -85,32 +85,12 @@ pub(super) unsafe fn steps<const P: usize>(
 #[inline]
 #[target_feature(enable = "avx2")]
 fn fields(records: &[SparseOutput; 8]) -> (__m256i, __m256i, __m256i) {
-    let [a, b, c, d, e, f, g, h] = records;
-    let shifts = |r: &SparseOutput| i32::from(r.right_shift) | (i32::from(r.category_shift) << 8);
     (
-        _mm256_setr_epi32(
-            a.bias, b.bias, c.bias, d.bias, e.bias, f.bias, g.bias, h.bias,
-        ),
-        _mm256_setr_epi32(
-            a.multiplier,
-            b.multiplier,
-            c.multiplier,
-            d.multiplier,
-            e.multiplier,
-            f.multiplier,
-            g.multiplier,
-            h.multiplier,
-        ),
-        _mm256_setr_epi32(
-            shifts(a),
-            shifts(b),
-            shifts(c),
-            shifts(d),
-            shifts(e),
-            shifts(f),
-            shifts(g),
-            shifts(h),
-        ),
+        lanes_of(records, |r| r.bias),
+        lanes_of(records, |r| r.multiplier),
+        lanes_of(records, |r| {
+            i32::from(r.right_shift) | (i32::from(r.category_shift) << 8)
+        }),
     )
 }
 
