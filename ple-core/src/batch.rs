@@ -8,8 +8,9 @@
 //! one vector operation for all the rows, with no per-row loop or slice left. Deeper
 //! networks run their levels row by row and their towers as small matrix products over the
 //! tile ([`Kernels::layer_rows`]). Either way the per-layer work (taking the weights,
-//! dispatching the kernel) is paid once per tile instead of once per row. Every value goes through the same operations in the same order
-//! as in [`PleModel::predict`], so a batch gives the single-row probabilities bit for bit.
+//! dispatching the kernel) is paid once per tile instead of once per row. Every value goes
+//! through the same operations in the same order as in [`PleModel::predict`], so a batch
+//! gives the single-row probabilities bit for bit.
 //!
 //! Every row is validated before any arithmetic; a bad row is reported with its index and
 //! nothing is written. The scratch memory is the caller's, [`batch_scratch_len`] `f32`s, a
