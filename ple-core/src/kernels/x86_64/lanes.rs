@@ -4,16 +4,16 @@
 //! After its first layer a batch tile works on its [`LANES`] rows side by side: value `c` of
 //! every row in one vector of `LANES / 8` registers (sixteen rows in two registers when the
 //! `avx512` feature makes the tile sixteen rows, which its AVX-512 kernels hold in one). The
-//! transposition goes through 8 x 8 blocks of registers
-//! (unpack, shuffle, swap of 128-bit halves); a last block that would run past the columns
-//! is moved left to end at the last column, so some columns are written twice, identically.
+//! transposition goes through 8 x 8 blocks of registers (unpack, shuffle, swap of 128-bit
+//! halves); a last block that would run past the columns is moved left to end at the last
+//! column, so some columns are written twice, identically.
 //!
 //! The mixing keeps up to eight output vectors in registers across all the gates and adds
-//! each rounded product, as the scalar twin does. In the layer each output keeps one vector accumulator (its eight rows), which starts at
-//! `0 + bias` and takes one fused multiply-add per input in input order with the weight
-//! broadcast: per row, exactly the operations of the one-row kernels (`layer.rs`, and the
-//! scalar fused multiply-adds of the columns they leave to `gemv`), so the result is the
-//! same bit for bit whatever the width.
+//! each rounded product, as the scalar twin does. In the layer each output keeps one vector
+//! accumulator (its rows), which starts at `0 + bias` and takes one fused multiply-add per
+//! input in input order with the weight broadcast: per row, exactly the operations of the
+//! one-row kernels (`layer.rs`, and the scalar fused multiply-adds of the columns they leave
+//! to `gemv`), so the result is the same bit for bit whatever the width.
 
 use core::arch::x86_64::{
     __m256, _mm256_add_ps, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_mul_ps, _mm256_permute2f128_ps,
