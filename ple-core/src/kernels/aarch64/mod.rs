@@ -1,7 +1,8 @@
 //! NEON kernels for aarch64: the primitive kernels (`gemv`, row additions) and the fused
 //! whole-layer kernels built on them (`layer.rs`), bit-identical to their composition, and
 //! the element-wise kernels and gate mixing (`elementwise.rs`), bit-identical to their
-//! scalar twins.
+//! scalar twins, and the batch tile's dense layer on rows in lanes (`lanes.rs`),
+//! bit-identical to one `layer` per row.
 //!
 //! NEON is part of the aarch64 baseline, but the kernels still come only from
 //! [`Neon::new`], which checks for it (at run time with the `std` feature), so that holding a
@@ -16,6 +17,7 @@
 mod add_row;
 mod elementwise;
 mod gemv;
+mod lanes;
 mod layer;
 
 use core::arch::aarch64::{
@@ -132,6 +134,14 @@ macro_rules! neon_kernels {
             fn mix_lanes(&self, weights: &[f32], experts: &[f32], out: &mut [f32]) {
                 // SAFETY: as for `gemv_acc`.
                 unsafe { elementwise::mix_lanes(weights, experts, out) }
+            }
+
+            #[inline]
+            fn layer_lanes(&self, x: &[f32], w: &[$w], bias: &[$w], out: &mut [f32]) {
+                // SAFETY: as for `gemv_acc`.
+                if !unsafe { lanes::layer_lanes(x, w, bias, out) } {
+                    scalar::composed_layer_lanes(self, x, w, bias, out);
+                }
             }
 
             #[inline]
