@@ -25,8 +25,9 @@
 
 use core::fmt;
 
+use crate::aligned::aligned_width;
 use crate::error::PleError;
-use crate::forward::{check_input, copy, level0_group, levels, sigmoid, Cursor};
+use crate::forward::{check_input, copy, level0_group_with, levels, sigmoid, Cursor};
 use crate::input::Input;
 use crate::kernels::{Detected, Kernels, RowTile, LANES, LANES_MAX_WIDTH};
 use crate::model::PleModel;
@@ -72,10 +73,22 @@ pub const fn batch_scratch_len(shape: &PleShape<'_>, rows: usize) -> usize {
         return 0;
     }
     let tile = if rows < BATCH_TILE { rows } else { BATCH_TILE };
-    row_scratch(shape)
+    let rows_part = row_scratch(shape).saturating_mul(tile);
+    // A flat tile's first layers, as wide as an aligned first layer's rows, from a 64-byte
+    // boundary.
+    let groups_part = aligned_width(shape)
         .saturating_mul(tile)
-        .saturating_add(lanes_scratch(shape))
+        .saturating_add(GROUPS_SLACK);
+    let part = if rows_part > groups_part {
+        rows_part
+    } else {
+        groups_part
+    };
+    part.saturating_add(lanes_scratch(shape))
 }
+
+/// `f32`s a tile's first layers may need before their first 64-byte boundary.
+const GROUPS_SLACK: usize = 15;
 
 /// The rows of a batch, one after the other, in either input form.
 #[derive(Clone, Copy, Debug)]
@@ -275,29 +288,52 @@ fn flat_tile<W: Weight, K: Kernels<W>>(
     let (ping, rest) = take(rest, hidden, LANES)?;
     let (pong, rest) = take(rest, hidden, LANES)?;
     let (logits, rest) = take(rest, 1, LANES)?;
-    let (groups, _) = take(rest, group_width, count)?;
 
-    // The first layer: the one group of every expert and gate, row by row.
+    // The first layer: the one group of every expert and gate, row by row, from the aligned
+    // copy of the weights when the model has one.
     let mut cursor = Cursor {
         rest: model.weights(),
     };
-    let weights = cursor.rest;
     let (w, bias) = cursor.layer(s.input_dim as usize, group_width)?;
-    let first_layer = FirstLayer {
-        w,
-        bias,
-        group_width,
+    let first_layer = match model.aligned_first_layer() {
+        Some(aligned) => FirstLayer {
+            w: aligned.w,
+            bias: aligned.bias,
+            stride: aligned.width,
+        },
+        None => FirstLayer {
+            w,
+            bias,
+            stride: group_width,
+        },
     };
+    let stride = first_layer.stride.max(1);
+    // Each row's values on whole lines too, for the kernel's stores.
+    let skip = rest.as_ptr().align_offset(64).min(GROUPS_SLACK);
+    let rest = rest.get_mut(skip..).ok_or(PleError::ScratchLength)?;
+    let (groups, _) = take(rest, stride, count)?;
     if !sparse_first_layer(kernels, model, input, first, first_layer, tower_in, groups) {
-        for (r, group) in groups.chunks_exact_mut(group_width.max(1)).enumerate() {
-            let mut row_cursor = Cursor { rest: weights };
+        let standardisation = model.standardisation().filter(|st| !st.is_empty());
+        if standardisation.is_some() && tower_in.is_empty() {
+            return Err(PleError::ScratchLength);
+        }
+        for (r, group) in groups.chunks_exact_mut(stride).enumerate() {
             let row_input = row(model, input, first + r);
-            level0_group(kernels, model, &mut row_cursor, &row_input, tower_in, group)?;
+            level0_group_with(
+                kernels,
+                model.layout(),
+                standardisation,
+                tower_in,
+                first_layer.w,
+                first_layer.bias,
+                &row_input,
+                group,
+            );
         }
     }
 
     // Experts, gates and mixing on the rows side by side.
-    kernels.to_lanes(groups, group_width, count, group_lanes);
+    kernels.to_lanes(groups, stride, count, group_lanes);
     let (expert_lanes, gate_lanes) = group_lanes
         .split_at_mut_checked(s.total_experts() as usize * width * LANES)
         .ok_or(PleError::ScratchLength)?;
@@ -338,44 +374,9 @@ fn lanes_fit(s: &PleShape<'_>) -> bool {
 }
 
 /// The softmax of each gate of `gates`, `width` vectors of [`LANES`] rows a gate, as
-/// `forward::softmax` computes it for every row, with the exponentials of all the gates in
-/// one [`Kernels::exp`].
+/// `forward::softmax` computes it for every row ([`Kernels::softmax_lanes`]).
 fn softmax_lanes<W: Weight, K: Kernels<W>>(kernels: &K, gates: &mut [f32], width: usize) {
-    for gate in gates
-        .as_chunks_mut::<LANES>()
-        .0
-        .chunks_exact_mut(width.max(1))
-    {
-        let mut max = [f32::NEG_INFINITY; LANES];
-        for v in gate.iter() {
-            for (m, &v) in max.iter_mut().zip(v) {
-                *m = if v > *m { v } else { *m };
-            }
-        }
-        for v in gate.iter_mut() {
-            for (v, &m) in v.iter_mut().zip(&max) {
-                *v -= m;
-            }
-        }
-    }
-    kernels.exp(gates);
-    for gate in gates
-        .as_chunks_mut::<LANES>()
-        .0
-        .chunks_exact_mut(width.max(1))
-    {
-        let mut sum = [0.0f32; LANES];
-        for v in gate.iter() {
-            for (s, &v) in sum.iter_mut().zip(v) {
-                *s += v;
-            }
-        }
-        for v in gate.iter_mut() {
-            for (v, &s) in v.iter_mut().zip(&sum) {
-                *v /= s;
-            }
-        }
-    }
+    kernels.softmax_lanes(gates, width);
 }
 
 /// Every task's gate mixing on rows in lanes: from zero, its own experts then the shared
@@ -449,12 +450,13 @@ fn tower_lanes<W: Weight, K: Kernels<W>>(
     Ok(())
 }
 
-/// The first layer's weights and the width of its one group.
+/// The first layer's weights: rows `stride` values apart, the group's width or, in an
+/// aligned first layer, more (the padding columns are zero).
 #[derive(Clone, Copy)]
 struct FirstLayer<'w, W> {
     w: &'w [W],
     bias: &'w [W],
-    group_width: usize,
+    stride: usize,
 }
 
 /// Categorical fields [`sparse_first_layer`] handles (a fixed stack array of block
@@ -486,8 +488,8 @@ fn sparse_first_layer<W: Weight, K: Kernels<W>>(
     };
     let layout = model.layout();
     let (columns, fields) = (layout.numeric as usize, layout.fields());
-    let group_width = layer.group_width.max(1);
-    let count = groups.len() / group_width;
+    let stride = layer.stride.max(1);
+    let count = groups.len() / stride;
     let tile = |len: usize| first * len..(first + count) * len;
     let (Some(numeric), Some(categories)) =
         (numeric.get(tile(columns)), categories.get(tile(fields)))
@@ -515,7 +517,7 @@ fn sparse_first_layer<W: Weight, K: Kernels<W>>(
         None => numeric,
     };
     let mut rows = [0u32; MAX_FIELDS];
-    for (r, group) in groups.chunks_exact_mut(group_width).enumerate() {
+    for (r, group) in groups.chunks_exact_mut(stride).enumerate() {
         let values = values.get(r * columns..(r + 1) * columns).unwrap_or(&[]);
         let categories = categories.get(r * fields..(r + 1) * fields).unwrap_or(&[]);
         let known = kernels.category_rows(categories, starts, &mut rows);

@@ -155,6 +155,8 @@ pub const fn error_code(e: PleError) -> i32 {
         PleError::CategoryOutOfRange { .. } => PLE_ERR_CATEGORY,
         PleError::NonFiniteInput { .. } => PLE_ERR_NON_FINITE,
         PleError::Standardisation => PLE_ERR_STANDARDISATION,
+        // The C API makes no aligned first layer; the buffer is caller memory like a scratch.
+        PleError::AlignedLength => PLE_ERR_SCRATCH_LENGTH,
     }
 }
 

@@ -45,6 +45,9 @@ pub enum PleError {
     /// both have one value per numeric column, a mean is not finite, or a std is not finite
     /// and positive.
     Standardisation,
+    /// The buffer of an aligned first layer is shorter than
+    /// [`aligned_first_layer_len`](crate::aligned_first_layer_len).
+    AlignedLength,
 }
 
 impl From<ShapeError> for PleError {
@@ -84,6 +87,9 @@ impl fmt::Display for PleError {
                 )
             }
             PleError::NonFiniteInput { index } => write!(f, "input value {index} is not finite"),
+            PleError::AlignedLength => f.write_str(
+                "aligned first layer buffer is shorter than aligned_first_layer_len(shape)",
+            ),
             PleError::Standardisation => f.write_str(
                 "numeric standardisation does not fit: one finite mean and one finite, positive \
                  std per numeric column are needed",

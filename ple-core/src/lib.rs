@@ -104,6 +104,7 @@ extern crate std;
 
 pub mod shape;
 
+pub mod aligned;
 pub mod batch;
 pub mod capi;
 pub mod error;
@@ -119,6 +120,7 @@ pub mod weight;
 /// The `half` crate, so that generated f16 models need no dependency besides this crate.
 pub use half;
 
+pub use aligned::aligned_first_layer_len;
 pub use batch::{batch_scratch_len, BatchError, BatchInput, BATCH_TILE};
 pub use error::PleError;
 pub use input::{Input, InputLayout, UNKNOWN_CATEGORY};

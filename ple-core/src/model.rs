@@ -9,6 +9,7 @@
 
 use half::f16;
 
+use crate::aligned::AlignedLayer;
 use crate::error::PleError;
 use crate::forward;
 use crate::input::{Input, InputLayout};
@@ -33,6 +34,7 @@ pub struct PleModel<'a, W: Weight> {
     layout: InputLayout<'a>,
     weights: &'a [W],
     standardisation: Option<Standardisation<'a>>,
+    aligned: Option<AlignedLayer<'a, W>>,
 }
 
 /// A model with `f32` weights: the reference precision.
@@ -86,6 +88,7 @@ impl<'a, W: Weight> PleModel<'a, W> {
                 layout,
                 weights,
                 standardisation: None,
+                aligned: None,
             }),
             Err(e) => Err(e),
         }
@@ -110,6 +113,20 @@ impl<'a, W: Weight> PleModel<'a, W> {
             standardisation: Some(standardisation),
             ..self
         })
+    }
+
+    /// The same model reading its first layer from `aligned` in batches.
+    pub(crate) const fn with_aligned(self, aligned: AlignedLayer<'a, W>) -> Self {
+        PleModel {
+            aligned: Some(aligned),
+            ..self
+        }
+    }
+
+    /// The first layer on whole cache lines, if the model has one
+    /// ([`with_aligned_first_layer`](Self::with_aligned_first_layer)).
+    pub(crate) const fn aligned_first_layer(&self) -> Option<&AlignedLayer<'a, W>> {
+        self.aligned.as_ref()
     }
 
     /// The standardisation the model applies to its numeric inputs, if any.

@@ -17,11 +17,16 @@ mod sealed {
 
 /// A floating-point weight type: `f32`, or `f16` read as `f32` (all arithmetic is `f32`).
 pub trait Weight: Copy + sealed::Sealed + 'static {
+    /// Zero, which pads rows ([`crate::aligned`]).
+    const ZERO: Self;
+
     /// The value as `f32` (exact for both types).
     fn to_f32(self) -> f32;
 }
 
 impl Weight for f32 {
+    const ZERO: Self = 0.0;
+
     #[inline(always)]
     fn to_f32(self) -> f32 {
         self
@@ -29,6 +34,8 @@ impl Weight for f32 {
 }
 
 impl Weight for f16 {
+    const ZERO: Self = f16::ZERO;
+
     #[inline(always)]
     fn to_f32(self) -> f32 {
         f16::to_f32(self)

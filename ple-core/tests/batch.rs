@@ -6,7 +6,7 @@ use common::{canonical, census_like, nets, packed_pair, row, Net, Rng};
 use ple_core::kernels::scalar::Scalar;
 use ple_core::kernels::{Detected, Kernels};
 use ple_core::{
-    batch_scratch_len, pack_f32, packed_len, scratch_len, BatchError, BatchInput, Input, PleError,
+    aligned_first_layer_len, batch_scratch_len, pack_f32, packed_len, scratch_len, BatchError, BatchInput, Input, PleError,
     PleModel, Weight, BATCH_TILE, PADDLEREC_DEFAULT,
 };
 use proptest::prelude::*;
@@ -52,19 +52,28 @@ fn check_batch<W: Weight, K: Kernels<W>>(
             .unwrap();
     }
     let bits = |v: &[f32]| v.iter().map(|p| p.to_bits()).collect::<Vec<_>>();
-    let mut batch_scratch = vec![f32::NAN; batch_scratch_len(&shape, count)];
-    for input in [
-        BatchInput::Sparse {
-            numeric,
-            categories,
-        },
-        BatchInput::Dense(&dense[..count * d]),
-    ] {
-        let mut actual = vec![f32::NAN; count * tasks];
-        model
-            .predict_batch_using(kernels, input, &mut batch_scratch, &mut actual)
-            .unwrap();
-        prop_assert_eq!(bits(&actual), bits(&expected));
+    // The scratch one value off a 64-byte boundary as often as on one; the aligned first
+    // layer's buffer likewise, so that both start at a boundary inside their slices.
+    let mut batch_scratch = vec![f32::NAN; batch_scratch_len(&shape, count) + 1];
+    let batch_scratch = &mut batch_scratch[count % 2..][..batch_scratch_len(&shape, count)];
+    let mut buffer = vec![W::ZERO; aligned_first_layer_len(&shape) + 1];
+    let aligned = model
+        .with_aligned_first_layer(&mut buffer[count % 2..])
+        .unwrap();
+    for model in [model, &aligned] {
+        for input in [
+            BatchInput::Sparse {
+                numeric,
+                categories,
+            },
+            BatchInput::Dense(&dense[..count * d]),
+        ] {
+            let mut actual = vec![f32::NAN; count * tasks];
+            model
+                .predict_batch_using(kernels, input, batch_scratch, &mut actual)
+                .unwrap();
+            prop_assert_eq!(bits(&actual), bits(&expected));
+        }
     }
     Ok(())
 }
@@ -200,4 +209,59 @@ fn bad_batches_are_refused_with_the_row_and_nothing_written() {
 
     model.predict_batch(input, &mut scratch, &mut out).unwrap();
     assert!(out.iter().all(|p| (0.0..=1.0).contains(p)));
+}
+
+#[test]
+fn an_aligned_first_layer_starts_on_a_line_and_pads_its_rows_with_zeros() {
+    let net = census_like();
+    let shape = net.shape();
+    let mut rng = Rng(11);
+    let params = canonical(&shape, &mut rng);
+    let (packed, _) = packed_pair(&shape, &params);
+    let model = PleModel::new(shape, net.layout(), &packed).unwrap();
+    let len = aligned_first_layer_len(&shape);
+    // 138 columns become 144; the bias and 499 rows, and room to reach a 64-byte boundary.
+    assert_eq!(len, 500 * 144 + 32);
+    for offset in 0..16 {
+        let mut buffer = vec![f32::NAN; len + offset];
+        model
+            .with_aligned_first_layer(&mut buffer[offset..])
+            .unwrap();
+        let start = buffer.iter().position(|v| !v.is_nan()).unwrap();
+        assert_eq!(buffer[start..].as_ptr() as usize % 64, 0);
+        let copy = &buffer[start..start + 500 * 144];
+        // Row 0 is the bias, row i + 1 weight row i; the packed layer has its weight rows
+        // first and the bias after them.
+        for (r, row) in copy.chunks_exact(144).enumerate() {
+            let from = if r == 0 { 499 * 138 } else { (r - 1) * 138 };
+            assert_eq!(&row[..138], &packed[from..from + 138]);
+            assert!(row[138..].iter().all(|&v| v == 0.0));
+        }
+    }
+}
+
+#[test]
+fn a_short_aligned_first_layer_buffer_is_refused() {
+    let net = census_like();
+    let shape = net.shape();
+    let mut rng = Rng(12);
+    let params = canonical(&shape, &mut rng);
+    let (packed, _) = packed_pair(&shape, &params);
+    let model = PleModel::new(shape, net.layout(), &packed).unwrap();
+    // Short by one value, at every start: one of them is 64-byte aligned and needs all but
+    // the slack, the others need more than they have.
+    let need = aligned_first_layer_len(&shape) - 32;
+    let mut buffer = vec![0.0f32; need + 16];
+    for offset in 0..16 {
+        let part = &mut buffer[offset..][..need - 1];
+        assert_eq!(
+            model.with_aligned_first_layer(part).err(),
+            Some(PleError::AlignedLength)
+        );
+    }
+    let mut empty: [f32; 0] = [];
+    assert_eq!(
+        model.with_aligned_first_layer(&mut empty).err(),
+        Some(PleError::AlignedLength)
+    );
 }
