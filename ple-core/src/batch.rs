@@ -374,9 +374,44 @@ fn lanes_fit(s: &PleShape<'_>) -> bool {
 }
 
 /// The softmax of each gate of `gates`, `width` vectors of [`LANES`] rows a gate, as
-/// `forward::softmax` computes it for every row ([`Kernels::softmax_lanes`]).
+/// `forward::softmax` computes it for every row, with the exponentials of all the gates in
+/// one [`Kernels::exp`].
 fn softmax_lanes<W: Weight, K: Kernels<W>>(kernels: &K, gates: &mut [f32], width: usize) {
-    kernels.softmax_lanes(gates, width);
+    for gate in gates
+        .as_chunks_mut::<LANES>()
+        .0
+        .chunks_exact_mut(width.max(1))
+    {
+        let mut max = [f32::NEG_INFINITY; LANES];
+        for v in gate.iter() {
+            for (m, &v) in max.iter_mut().zip(v) {
+                *m = if v > *m { v } else { *m };
+            }
+        }
+        for v in gate.iter_mut() {
+            for (v, &m) in v.iter_mut().zip(&max) {
+                *v -= m;
+            }
+        }
+    }
+    kernels.exp(gates);
+    for gate in gates
+        .as_chunks_mut::<LANES>()
+        .0
+        .chunks_exact_mut(width.max(1))
+    {
+        let mut sum = [0.0f32; LANES];
+        for v in gate.iter() {
+            for (s, &v) in sum.iter_mut().zip(v) {
+                *s += v;
+            }
+        }
+        for v in gate.iter_mut() {
+            for (v, &s) in v.iter_mut().zip(&sum) {
+                *v /= s;
+            }
+        }
+    }
 }
 
 /// Every task's gate mixing on rows in lanes: from zero, its own experts then the shared
