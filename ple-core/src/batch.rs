@@ -29,7 +29,7 @@ use crate::aligned::aligned_width;
 use crate::error::PleError;
 use crate::forward::{check_input, copy, level0_group_with, levels, sigmoid, Cursor};
 use crate::input::Input;
-use crate::kernels::{Detected, Kernels, RowTile, LANES, LANES_MAX_WIDTH};
+use crate::kernels::{Detected, Kernels, RowTile, LANES, LANES_MAX_WIDTH, MAX_SPARSE_FIELDS};
 use crate::model::PleModel;
 use crate::packed::{level0_width, max_hidden, scratch_len, scratch_regions};
 use crate::shape::PleShape;
@@ -374,44 +374,9 @@ fn lanes_fit(s: &PleShape<'_>) -> bool {
 }
 
 /// The softmax of each gate of `gates`, `width` vectors of [`LANES`] rows a gate, as
-/// `forward::softmax` computes it for every row, with the exponentials of all the gates in
-/// one [`Kernels::exp`].
+/// `forward::softmax` computes it for every row ([`Kernels::softmax_lanes`]).
 fn softmax_lanes<W: Weight, K: Kernels<W>>(kernels: &K, gates: &mut [f32], width: usize) {
-    for gate in gates
-        .as_chunks_mut::<LANES>()
-        .0
-        .chunks_exact_mut(width.max(1))
-    {
-        let mut max = [f32::NEG_INFINITY; LANES];
-        for v in gate.iter() {
-            for (m, &v) in max.iter_mut().zip(v) {
-                *m = if v > *m { v } else { *m };
-            }
-        }
-        for v in gate.iter_mut() {
-            for (v, &m) in v.iter_mut().zip(&max) {
-                *v -= m;
-            }
-        }
-    }
-    kernels.exp(gates);
-    for gate in gates
-        .as_chunks_mut::<LANES>()
-        .0
-        .chunks_exact_mut(width.max(1))
-    {
-        let mut sum = [0.0f32; LANES];
-        for v in gate.iter() {
-            for (s, &v) in sum.iter_mut().zip(v) {
-                *s += v;
-            }
-        }
-        for v in gate.iter_mut() {
-            for (v, &s) in v.iter_mut().zip(&sum) {
-                *v /= s;
-            }
-        }
-    }
+    kernels.softmax_lanes(gates, width);
 }
 
 /// Every task's gate mixing on rows in lanes: from zero, its own experts then the shared
@@ -494,17 +459,13 @@ struct FirstLayer<'w, W> {
     stride: usize,
 }
 
-/// Categorical fields [`sparse_first_layer`] handles (a fixed stack array of block
-/// starts and of a row's dense rows).
-const MAX_FIELDS: usize = 64;
-
 /// The first layer of the tile's sparse rows (those of `groups`, from row `first` of the
 /// batch), as `forward::level0_group` computes it for each: the tile's numeric values
 /// standardised at once ([`Kernels::standardise`], into the tower inputs, free until the
-/// mixing), then per row its categories' dense rows ([`Kernels::category_rows`]) and one
-/// call of the fused kernel. Returns `false`, touching nothing, for the inputs it does not
-/// take (dense rows, more than [`MAX_FIELDS`] fields, numeric values that do not fit the
-/// tower inputs): the caller then goes row by row.
+/// mixing), then every row's categories' dense rows and fused layer in one
+/// [`Kernels::sparse_rows`]. Returns `false`, touching nothing, for the inputs it does not
+/// take (dense rows, more than [`MAX_SPARSE_FIELDS`] fields, numeric values that do not fit
+/// the tower inputs): the caller then goes row by row.
 fn sparse_first_layer<W: Weight, K: Kernels<W>>(
     kernels: &K,
     model: &PleModel<'_, W>,
@@ -531,10 +492,10 @@ fn sparse_first_layer<W: Weight, K: Kernels<W>>(
     else {
         return false;
     };
-    if fields > MAX_FIELDS {
+    if fields > MAX_SPARSE_FIELDS {
         return false;
     }
-    let mut starts = [0u32; MAX_FIELDS];
+    let mut starts = [0u32; MAX_SPARSE_FIELDS];
     let mut block = layout.numeric;
     for (start, &vocab) in starts.iter_mut().zip(layout.vocab_sizes) {
         *start = block;
@@ -551,35 +512,13 @@ fn sparse_first_layer<W: Weight, K: Kernels<W>>(
         }
         None => numeric,
     };
-    let mut rows = [0u32; MAX_FIELDS];
-    for (r, group) in groups.chunks_exact_mut(stride).enumerate() {
-        let values = values.get(r * columns..(r + 1) * columns).unwrap_or(&[]);
-        let categories = categories.get(r * fields..(r + 1) * fields).unwrap_or(&[]);
-        let known = kernels.category_rows(categories, starts, &mut rows);
-        let rows = rows.get(..known).unwrap_or(&[]);
-        kernels.sparse_layer(values, layer.w, layer.bias, rows, group);
-    }
+    kernels.sparse_rows(values, layer.w, layer.bias, categories, starts, groups);
     true
 }
 
-/// `forward::sigmoid` of every value, with one [`Kernels::exp`] for all of them: the
-/// exponential of `-|x|`, then the form that matches the sign.
+/// `forward::sigmoid` of every value ([`Kernels::sigmoid`]).
 fn sigmoid_each<W: Weight, K: Kernels<W>>(kernels: &K, logits: &mut [f32]) {
-    let mut negated = [0.0f32; BATCH_TILE];
-    for chunk in logits.chunks_mut(BATCH_TILE) {
-        let e = negated.get_mut(..chunk.len()).unwrap_or(&mut []);
-        for (e, &x) in e.iter_mut().zip(chunk.iter()) {
-            *e = if x >= 0.0 { -x } else { x };
-        }
-        kernels.exp(e);
-        for (x, &e) in chunk.iter_mut().zip(e.iter()) {
-            *x = if *x >= 0.0 {
-                1.0 / (1.0 + e)
-            } else {
-                e / (1.0 + e)
-            };
-        }
-    }
+    kernels.sigmoid(logits);
 }
 
 /// Rows `first..first + count` (at most one tile) of a validated batch.

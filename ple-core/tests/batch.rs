@@ -6,8 +6,8 @@ use common::{canonical, census_like, nets, packed_pair, row, Net, Rng};
 use ple_core::kernels::scalar::Scalar;
 use ple_core::kernels::{Detected, Kernels};
 use ple_core::{
-    aligned_first_layer_len, batch_scratch_len, pack_f32, packed_len, scratch_len, BatchError, BatchInput, Input, PleError,
-    PleModel, Weight, BATCH_TILE, PADDLEREC_DEFAULT,
+    aligned_first_layer_len, batch_scratch_len, pack_f32, packed_len, scratch_len, BatchError,
+    BatchInput, Input, PleError, PleModel, Weight, BATCH_TILE, PADDLEREC_DEFAULT,
 };
 use proptest::prelude::*;
 

@@ -13,8 +13,8 @@
 //! A batch tile works on
 //! its rows side by side after the first layer: [`Kernels::to_lanes`] transposes them into
 //! vectors of [`LANES`] rows, [`Kernels::mix_lanes`] and [`Kernels::layer_lanes`] are the
-//! mixing and the dense layer on such vectors. Everything else (the softmax around its
-//! exponentials) touches a few values per row and stays portable.
+//! mixing and the dense layer on such vectors, [`Kernels::softmax_lanes`] the gates' softmax
+//! on them and [`Kernels::sigmoid`] the probabilities of the logits.
 //!
 //! Like `memchr`, the crate always has the portable [`scalar`] kernels; the architecture
 //! modules offer SIMD twins of the same kernels through safe constructors that return `None`
@@ -83,6 +83,26 @@ pub trait Kernels<W: Weight> {
     /// order: exactly [`layer`](Self::layer) then [`add_rows`](Self::add_rows), bit for bit.
     fn sparse_layer(&self, x: &[f32], w: &[W], bias: &[W], rows: &[u32], out: &mut [f32]) {
         scalar::composed_sparse_layer(self, x, w, bias, rows, out);
+    }
+
+    /// The sparse first layer of several rows, each `n = bias.len()` outputs: with
+    /// `count = out.len() / n`, `fields = starts.len()` and `columns = x.len() / count`, row
+    /// `r < count` gets in `out[r * n..][..n]` exactly what
+    /// [`category_rows`](Self::category_rows) of its categories
+    /// `categories[r * fields..][..fields]` and then [`sparse_layer`](Self::sparse_layer) of
+    /// its numeric values `x[r * columns..][..columns]` with those rows give, bit for bit.
+    /// A row's category rows beyond [`MAX_SPARSE_FIELDS`] are not added. A batch tile's
+    /// first layer in one call, which checks the shape once for all its rows.
+    fn sparse_rows(
+        &self,
+        x: &[f32],
+        w: &[W],
+        bias: &[W],
+        categories: &[u16],
+        starts: &[u32],
+        out: &mut [f32],
+    ) {
+        scalar::composed_sparse_rows(self, x, w, bias, categories, starts, out, 0);
     }
 
     /// `v = expf(v)` for every value, bit for bit what `libm::expf` gives (the softmax of the
@@ -176,6 +196,24 @@ pub trait Kernels<W: Weight> {
         scalar::mix_lanes(weights, experts, out);
     }
 
+    /// The softmax of each gate of `gates` on rows in lanes: every whole run of `width`
+    /// vectors of [`LANES`] rows is one gate, and each lane of it becomes
+    /// `exp(v - max) / sum`, as a single row's softmax computes it: the maximum from
+    /// `-inf` by `if v > max`, the subtraction, [`exp`](Self::exp), the sum from zero in
+    /// vector order, the division. Values past the last whole gate (and all of them when
+    /// `width` is 0) are left as they are. The gates of a batch tile.
+    fn softmax_lanes(&self, gates: &mut [f32], width: usize) {
+        scalar::softmax_lanes::<W, Self>(self, gates, width);
+    }
+
+    /// `v = sigmoid(v)` for every value, bit for bit the single-row sigmoid: with
+    /// `e = exp(-|v|)` by [`exp`](Self::exp) (`-v` when `v >= 0`, else `v`), `1 / (1 + e)`
+    /// when `v >= 0` and `e / (1 + e)` otherwise (so the exponential never overflows). The
+    /// probabilities of a batch tile's logits.
+    fn sigmoid(&self, values: &mut [f32]) {
+        scalar::sigmoid::<W, Self>(self, values);
+    }
+
     /// [`layer`](Self::layer) on rows in lanes: `x` holds `k = x.len() / LANES` inputs of
     /// [`LANES`] rows each, `out` `n = bias.len()` outputs of `LANES` rows each, and lane `l`
     /// of `out` is bit for bit what `layer` gives for lane `l` of `x` alone. SIMD kernels
@@ -195,6 +233,10 @@ pub const LANES: usize = if cfg!(all(target_arch = "x86_64", feature = "avx512")
 } else {
     8
 };
+
+/// The most categorical fields of a row [`Kernels::sparse_rows`] adds the rows of (the
+/// portable composition finds them in a stack buffer of this many).
+pub const MAX_SPARSE_FIELDS: usize = 64;
 
 /// The widest layer [`Kernels::layer_lanes`] computes on every backend (the portable
 /// composition goes through row buffers of this many values on the stack).
@@ -404,6 +446,19 @@ macro_rules! dispatch {
             }
 
             #[inline]
+            fn sparse_rows(
+                &self,
+                x: &[f32],
+                w: &[$w],
+                bias: &[$w],
+                categories: &[u16],
+                starts: &[u32],
+                out: &mut [f32],
+            ) {
+                dispatch!(self, k => k.sparse_rows(x, w, bias, categories, starts, out))
+            }
+
+            #[inline]
             fn layer_rows(
                 &self,
                 x: &[f32],
@@ -423,6 +478,16 @@ macro_rules! dispatch {
             #[inline]
             fn mix_lanes(&self, weights: &[f32], experts: &[f32], out: &mut [f32]) {
                 dispatch!(self, k => Kernels::<$w>::mix_lanes(k, weights, experts, out))
+            }
+
+            #[inline]
+            fn softmax_lanes(&self, gates: &mut [f32], width: usize) {
+                dispatch!(self, k => Kernels::<$w>::softmax_lanes(k, gates, width))
+            }
+
+            #[inline]
+            fn sigmoid(&self, values: &mut [f32]) {
+                dispatch!(self, k => Kernels::<$w>::sigmoid(k, values))
             }
 
             #[inline]

@@ -5,7 +5,7 @@
 //! without FMA does anyway; SIMD kernels with FMA round once per multiply-add and so differ
 //! in the last bits.
 
-use super::{Kernels, RowTile, LANES, LANES_MAX_WIDTH};
+use super::{Kernels, RowTile, LANES, LANES_MAX_WIDTH, MAX_SPARSE_FIELDS};
 use crate::input::UNKNOWN_CATEGORY;
 use crate::weight::Weight;
 
@@ -177,6 +177,33 @@ pub(crate) fn composed_sparse_layer<W: Weight, K: Kernels<W> + ?Sized>(
     kernels.add_rows(w, rows.iter().map(|&r| r as usize), out);
 }
 
+/// [`Kernels::sparse_rows`] from row `from` on, as one [`Kernels::category_rows`] and one
+/// [`Kernels::sparse_layer`] per row.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn composed_sparse_rows<W: Weight, K: Kernels<W> + ?Sized>(
+    kernels: &K,
+    x: &[f32],
+    w: &[W],
+    bias: &[W],
+    categories: &[u16],
+    starts: &[u32],
+    out: &mut [f32],
+    from: usize,
+) {
+    let n = bias.len().max(1);
+    let count = out.len() / n;
+    let fields = starts.len();
+    let columns = x.len().checked_div(count).unwrap_or(0);
+    let mut rows = [0u32; MAX_SPARSE_FIELDS];
+    for (r, row_out) in out.chunks_exact_mut(n).enumerate().skip(from) {
+        let values = x.get(r * columns..(r + 1) * columns).unwrap_or(&[]);
+        let row_categories = categories.get(r * fields..(r + 1) * fields).unwrap_or(&[]);
+        let known = kernels.category_rows(row_categories, starts, &mut rows);
+        let found = rows.get(..known).unwrap_or(&[]);
+        kernels.sparse_layer(values, w, bias, found, row_out);
+    }
+}
+
 /// [`Kernels::layer_rows`] as one [`Kernels::layer`] per row.
 pub(crate) fn composed_layer_rows<W: Weight, K: Kernels<W> + ?Sized>(
     kernels: &K,
@@ -214,6 +241,74 @@ pub(crate) fn to_lanes(rows: &[f32], stride: usize, count: usize, lanes: &mut [f
             {
                 *lane = v;
             }
+        }
+    }
+}
+
+/// [`Kernels::softmax_lanes`] lane by lane, with one [`Kernels::exp`] of the backend for
+/// all the gates: the sequence every SIMD twin reproduces bit for bit.
+pub(crate) fn softmax_lanes<W: Weight, K: Kernels<W> + ?Sized>(
+    kernels: &K,
+    gates: &mut [f32],
+    width: usize,
+) {
+    let whole = LANES * width * (gates.len() / (LANES * width).max(1));
+    let Some(gates) = gates.get_mut(..whole).filter(|g| !g.is_empty()) else {
+        return;
+    };
+    for gate in gates
+        .as_chunks_mut::<LANES>()
+        .0
+        .chunks_exact_mut(width.max(1))
+    {
+        let mut max = [f32::NEG_INFINITY; LANES];
+        for v in gate.iter() {
+            for (m, &v) in max.iter_mut().zip(v) {
+                *m = if v > *m { v } else { *m };
+            }
+        }
+        for v in gate.iter_mut() {
+            for (v, &m) in v.iter_mut().zip(&max) {
+                *v -= m;
+            }
+        }
+    }
+    kernels.exp(gates);
+    for gate in gates
+        .as_chunks_mut::<LANES>()
+        .0
+        .chunks_exact_mut(width.max(1))
+    {
+        let mut sum = [0.0f32; LANES];
+        for v in gate.iter() {
+            for (s, &v) in sum.iter_mut().zip(v) {
+                *s += v;
+            }
+        }
+        for v in gate.iter_mut() {
+            for (v, &s) in v.iter_mut().zip(&sum) {
+                *v /= s;
+            }
+        }
+    }
+}
+
+/// [`Kernels::sigmoid`] value by value, with one [`Kernels::exp`] of the backend for a few
+/// values at a time: the sequence every SIMD twin reproduces bit for bit.
+pub(crate) fn sigmoid<W: Weight, K: Kernels<W> + ?Sized>(kernels: &K, values: &mut [f32]) {
+    let mut negated = [0.0f32; LANES];
+    for chunk in values.chunks_mut(LANES) {
+        let e = negated.get_mut(..chunk.len()).unwrap_or(&mut []);
+        for (e, &x) in e.iter_mut().zip(chunk.iter()) {
+            *e = if x >= 0.0 { -x } else { x };
+        }
+        kernels.exp(e);
+        for (x, &e) in chunk.iter_mut().zip(e.iter()) {
+            *x = if *x >= 0.0 {
+                1.0 / (1.0 + e)
+            } else {
+                e / (1.0 + e)
+            };
         }
     }
 }

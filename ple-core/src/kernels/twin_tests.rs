@@ -138,6 +138,72 @@ fn bits(v: &[f32]) -> Vec<u32> {
     v.iter().map(|f| f.to_bits()).collect()
 }
 
+/// A tile of sparse rows: numeric values, the weight matrix, the bias, the categories, the
+/// block starts of the fields and the output. Each field has one to four categories; the
+/// matrix may stop before the last fields' blocks (rows past it, which the kernels skip),
+/// a category may be unknown, and there may be more fields than one vector holds.
+#[allow(clippy::type_complexity)]
+fn sparse_rows_case(
+) -> impl Strategy<Value = (Vec<f32>, Vec<f32>, Vec<f32>, Vec<u16>, Vec<u32>, Vec<f32>)> {
+    (
+        0usize..12,
+        1usize..170,
+        prop::collection::vec(1u16..5, 0..40),
+        0usize..6,
+        0usize..3,
+    )
+        .prop_flat_map(|(columns, n, vocab, count, short)| {
+            let mut starts = Vec::new();
+            let mut block = columns as u32;
+            for &v in &vocab {
+                starts.push(block);
+                block += u32::from(v);
+            }
+            let height = (block as usize).saturating_sub(short).max(columns);
+            let fields = vocab.len();
+            let categories = prop::collection::vec(0u16..6, count * fields).prop_map(move |c| {
+                c.iter()
+                    .enumerate()
+                    .map(|(i, &c)| {
+                        let v = vocab[i % fields];
+                        if c >= v {
+                            crate::input::UNKNOWN_CATEGORY
+                        } else {
+                            c
+                        }
+                    })
+                    .collect::<Vec<u16>>()
+            });
+            (
+                prop::collection::vec(-2.0f32..2.0, count * columns),
+                prop::collection::vec(-1.0f32..1.0, height * n),
+                prop::collection::vec(-1.0f32..1.0, n),
+                categories,
+                Just(starts),
+                Just(std::vec![f32::from_bits(0x7fc0_1234); count * n]),
+            )
+        })
+}
+
+/// `sparse_rows` gives every row what the backend's own `category_rows` and `sparse_layer`
+/// give it, bit for bit.
+fn check_sparse_rows<W: Weight, K: Kernels<W>>(
+    kernels: &K,
+    x: &[f32],
+    w: &[W],
+    bias: &[W],
+    categories: &[u16],
+    starts: &[u32],
+    out: &[f32],
+) -> Result<(), TestCaseError> {
+    let mut composed = out.to_vec();
+    super::scalar::composed_sparse_rows(kernels, x, w, bias, categories, starts, &mut composed, 0);
+    let mut tile = out.to_vec();
+    kernels.sparse_rows(x, w, bias, categories, starts, &mut tile);
+    prop_assert_eq!(bits(&tile), bits(&composed));
+    Ok(())
+}
+
 /// The fused layer kernels give exactly what the backend's own primitive kernels give in
 /// sequence (the property that makes a batch equal to single rows), and stay within FMA
 /// rounding of the scalar twin.
@@ -329,11 +395,15 @@ fn check_all_finite<K: Kernels<f32>>(kernels: &K, values: &[f32]) -> Result<(), 
 }
 
 /// A tile to turn into lanes: rows at a stride (some cases too short for their rows), the
-/// number of rows, and the lanes' initial values.
+/// number of rows, and the lanes' initial values. Narrow tiles, and tiles as wide as a
+/// first layer's group (138 columns for the default model) at strides up to a padded one
+/// (144 and beyond).
 fn lanes_case() -> impl Strategy<Value = (Vec<f32>, usize, usize, Vec<f32>)> {
-    // Full tiles half the time: the SIMD kernels take only those.
+    // Full tiles half the time: some SIMD kernels take only those.
     let count = prop_oneof![Just(LANES), 0usize..=LANES + 1];
-    (0usize..40, 0usize..6, count, -8i32..8).prop_flat_map(|(columns, pad, count, short)| {
+    let columns = prop_oneof![0usize..40, 120usize..150];
+    let pad = prop_oneof![0usize..6, 6usize..20];
+    (columns, pad, count, -8i32..8).prop_flat_map(|(columns, pad, count, short)| {
         let stride = columns + pad;
         let len = (count * stride) as i64 + i64::from(short);
         (
@@ -385,6 +455,85 @@ fn check_mix_lanes<K: Kernels<f32>>(
     let mut actual = out.to_vec();
     kernels.mix_lanes(weights, experts, &mut actual);
     prop_assert_eq!(bits(&actual), bits(&expected));
+    Ok(())
+}
+
+/// Gates on rows in lanes: `width` vectors a gate, a few gates and some values past the
+/// last whole gate; logits of a gate's usual range, wide enough apart for `expf` to
+/// underflow after the subtraction of the maximum, and now and then any bit pattern.
+fn softmax_lanes_case() -> impl Strategy<Value = (Vec<f32>, usize)> {
+    let value = prop_oneof![
+        8 => -4.0f32..4.0,
+        2 => -120.0f32..120.0,
+        1 => any::<f32>(),
+    ];
+    (0usize..10, 0usize..4, 0usize..2 * LANES).prop_flat_map(move |(width, gates, extra)| {
+        (
+            prop::collection::vec(value.clone(), gates * width * LANES + extra),
+            Just(width),
+        )
+    })
+}
+
+/// `softmax_lanes` gives what the portable sequence gives around the backend's own `exp`
+/// (the batch's softmax before it was a kernel) and around libm's (any NaN for a NaN).
+fn check_softmax_lanes<K: Kernels<f32>>(
+    kernels: &K,
+    gates: &[f32],
+    width: usize,
+) -> Result<(), TestCaseError> {
+    let mut actual = gates.to_vec();
+    kernels.softmax_lanes(&mut actual, width);
+    let mut composed = gates.to_vec();
+    super::scalar::softmax_lanes::<f32, K>(kernels, &mut composed, width);
+    let mut scalar = gates.to_vec();
+    Kernels::<f32>::softmax_lanes(&Scalar, &mut scalar, width);
+    for expected in [&composed, &scalar] {
+        for (i, (&a, &e)) in actual.iter().zip(expected.iter()).enumerate() {
+            prop_assert!(
+                a.to_bits() == e.to_bits() || (a.is_nan() && e.is_nan()),
+                "value {i}: {a:e}, expected {e:e}"
+            );
+        }
+    }
+    let whole = if width == 0 {
+        0
+    } else {
+        gates.len() / (width * LANES) * width * LANES
+    };
+    prop_assert_eq!(bits(&actual[whole..]), bits(&gates[whole..]));
+    Ok(())
+}
+
+/// Logits: the usual range, past where `expf(-|x|)` underflows, and any bit pattern.
+fn sigmoid_case() -> impl Strategy<Value = Vec<f32>> {
+    let value = prop_oneof![
+        6 => -20.0f32..20.0,
+        2 => -120.0f32..120.0,
+        1 => Just(0.0f32),
+        1 => Just(-0.0f32),
+        1 => any::<f32>(),
+    ];
+    prop::collection::vec(value, 0..70)
+}
+
+/// `sigmoid` gives the single-row sigmoid of every value and what the portable sequence
+/// gives around the backend's own `exp` (any NaN for a NaN).
+fn check_sigmoid<K: Kernels<f32>>(kernels: &K, values: &[f32]) -> Result<(), TestCaseError> {
+    let mut actual = values.to_vec();
+    kernels.sigmoid(&mut actual);
+    let mut composed = values.to_vec();
+    super::scalar::sigmoid::<f32, K>(kernels, &mut composed);
+    let single: Vec<f32> = values.iter().map(|&x| crate::forward::sigmoid(x)).collect();
+    for expected in [&composed, &single] {
+        for (i, (&a, &e)) in actual.iter().zip(expected.iter()).enumerate() {
+            prop_assert!(
+                a.to_bits() == e.to_bits() || (a.is_nan() && e.is_nan()),
+                "sigmoid({:e}) = {a:e}, expected {e:e}",
+                values[i]
+            );
+        }
+    }
     Ok(())
 }
 
@@ -598,6 +747,16 @@ macro_rules! twin_tests {
                 }
 
                 #[test]
+                fn sparse_rows_f32_equal_category_rows_then_sparse_layer_per_row((x, w, b, c, starts, out) in sparse_rows_case()) {
+                    check_sparse_rows(&kernels_or_skip!(), &x, &w, &b, &c, &starts, &out)?;
+                }
+
+                #[test]
+                fn sparse_rows_f16_equal_category_rows_then_sparse_layer_per_row((x, w, b, c, starts, out) in sparse_rows_case()) {
+                    check_sparse_rows(&kernels_or_skip!(), &x, &halves(&w), &halves(&b), &c, &starts, &out)?;
+                }
+
+                #[test]
                 fn to_lanes_moves_what_the_portable_loop_moves((rows, stride, count, lanes) in lanes_case()) {
                     check_to_lanes(&kernels_or_skip!(), &rows, stride, count, &lanes)?;
                 }
@@ -605,6 +764,16 @@ macro_rules! twin_tests {
                 #[test]
                 fn mix_lanes_matches_scalar_exactly((weights, experts, out) in mix_lanes_case()) {
                     check_mix_lanes(&kernels_or_skip!(), &weights, &experts, &out)?;
+                }
+
+                #[test]
+                fn softmax_lanes_matches_the_portable_sequence((gates, width) in softmax_lanes_case()) {
+                    check_softmax_lanes(&kernels_or_skip!(), &gates, width)?;
+                }
+
+                #[test]
+                fn sigmoid_equals_the_single_row_sigmoid(values in sigmoid_case()) {
+                    check_sigmoid(&kernels_or_skip!(), &values)?;
                 }
 
                 #[test]

@@ -49,8 +49,6 @@ impl Neon {
 
 /// A weight type the NEON kernels can widen to four `f32` lanes.
 trait Lanes: Weight {
-    const ZERO: Self;
-
     /// Loads four values from `p` as `f32`s.
     ///
     /// # Safety
@@ -59,8 +57,6 @@ trait Lanes: Weight {
 }
 
 impl Lanes for f32 {
-    const ZERO: Self = 0.0;
-
     #[inline]
     #[target_feature(enable = "neon")]
     unsafe fn load4(p: *const Self) -> float32x4_t {
@@ -70,8 +66,6 @@ impl Lanes for f32 {
 }
 
 impl Lanes for f16 {
-    const ZERO: Self = f16::ZERO;
-
     #[inline]
     #[target_feature(enable = "neon")]
     unsafe fn load4(p: *const Self) -> float32x4_t {

@@ -75,7 +75,7 @@ impl Wide for f16 {
 }
 
 /// The most accumulators of one pass: 16 of the 32 registers (256 columns).
-const PASS: usize = 16;
+pub(super) const PASS: usize = 16;
 
 /// `out = bias + x · W[..x.len()] + Σ_{r in rows} W[r]`. Returns `false`, touching nothing,
 /// when `out` is narrower than 16 or a slice does not fit (a row index past the matrix, `x`
@@ -141,7 +141,7 @@ pub(super) unsafe fn sparse_layer<W: Wide>(
 /// rows are checked in two instead of one branch each).
 #[inline]
 #[target_feature(enable = "avx512f,avx2,fma,f16c")]
-fn rows_below(rows: &[u32], height: usize) -> bool {
+pub(super) fn rows_below(rows: &[u32], height: usize) -> bool {
     // Every u32 index is below a larger height.
     let Ok(height) = u32::try_from(height) else {
         return true;
@@ -166,9 +166,9 @@ fn rows_below(rows: &[u32], height: usize) -> bool {
 /// Where a pass's vectors are: rows `stride` apart; vector `k < A - 1` at column `16k`, the
 /// last at column `last`.
 #[derive(Clone, Copy)]
-struct Pass {
-    stride: usize,
-    last: usize,
+pub(super) struct Pass {
+    pub(super) stride: usize,
+    pub(super) last: usize,
 }
 
 /// Column offset of vector `k` of an `A`-vector pass.
@@ -189,7 +189,7 @@ fn offset<const A: usize>(k: usize, at: Pass) -> usize {
 /// `out + offset .. + 16` writable; AVX-512F, AVX2, FMA and F16C present.
 #[inline]
 #[target_feature(enable = "avx512f,avx2,fma,f16c")]
-unsafe fn pass<W: Wide, const A: usize>(
+pub(super) unsafe fn pass<W: Wide, const A: usize>(
     x: &[f32],
     w: *const W,
     bias: *const W,

@@ -34,6 +34,22 @@ pub(super) unsafe fn exp(values: &mut [f32]) {
     unsafe { super::exp::exp(chunks.into_remainder()) };
 }
 
+/// Sixteen lanes of `expf`, through libm itself when a lane needs its special cases.
+#[inline]
+#[target_feature(enable = "avx512f,avx2,fma,f16c")]
+pub(super) fn exp16_or_libm(x: __m512) -> __m512 {
+    // SAFETY: AVX-512F is present (this function's features).
+    if let Some(y) = unsafe { exp16(x) } {
+        return y;
+    }
+    let mut lanes = [0.0f32; 16];
+    // SAFETY: `lanes` holds sixteen values; `storeu`/`loadu` need no alignment.
+    unsafe { _mm512_storeu_ps(lanes.as_mut_ptr(), x) };
+    super::scalar::exp(&mut lanes);
+    // SAFETY: as above.
+    unsafe { _mm512_loadu_ps(lanes.as_ptr()) }
+}
+
 /// Sixteen lanes of `expf`, or `None` when a lane needs libm's special cases.
 ///
 /// # Safety

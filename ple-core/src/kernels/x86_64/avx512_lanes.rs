@@ -5,15 +5,23 @@
 //! registers across all the gates and adds each rounded product; the dense layer keeps one
 //! accumulator per output, `0 + bias` then one fused multiply-add per input in input order
 //! with the weight broadcast; the ReLU is `max(v, +0.0)` with the operand order of the AVX2
-//! kernel (a NaN and both zeros give `+0.0`). Every lane goes through the operations of the
-//! one-row kernels, so the results are the same bit for bit.
+//! kernel (a NaN and both zeros give `+0.0`). The gates' softmax walks a gate's vectors three
+//! times: the maximum (`max(v, max)` keeps `max` for a NaN and equal zeros, as the portable
+//! `if v > max`), then the subtraction, the sixteen-lane `expf` and the running sum, then the
+//! division. The sigmoid picks its form per lane with a mask (`v >= 0`, false for a NaN, as
+//! the portable comparison) and takes the last values with masked loads and stores. Every
+//! lane goes through the operations of the one-row kernels, so the results
+//! are the same bit for bit.
 
 use core::arch::x86_64::{
-    __m512, _mm512_add_ps, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_max_ps, _mm512_mul_ps,
-    _mm512_setzero_ps, _mm512_storeu_ps,
+    __m512, _mm512_add_ps, _mm512_castps_si512, _mm512_castsi512_ps, _mm512_cmp_ps_mask,
+    _mm512_div_ps, _mm512_fmadd_ps, _mm512_loadu_ps, _mm512_mask_blend_ps, _mm512_mask_storeu_ps,
+    _mm512_maskz_loadu_ps, _mm512_max_ps, _mm512_mul_ps, _mm512_set1_epi32, _mm512_set1_ps,
+    _mm512_setzero_ps, _mm512_storeu_ps, _mm512_sub_ps, _mm512_xor_si512, _CMP_GE_OQ,
 };
 
 use super::avx512::Wide;
+use super::avx512_exp::exp16_or_libm;
 use crate::kernels::LANES;
 
 const _: () = assert!(
@@ -180,4 +188,72 @@ unsafe fn mixed<const C: usize>(
             _mm512_storeu_ps(out.add(c * LANES), *a);
         }
     }
+}
+
+/// See `Kernels::softmax_lanes`.
+///
+/// # Safety
+/// The CPU must have AVX-512F, AVX2, FMA and F16C.
+#[target_feature(enable = "avx512f,avx2,fma,f16c")]
+pub(super) unsafe fn softmax_lanes(gates: &mut [f32], width: usize) {
+    let gate_len = LANES * width;
+    if gate_len == 0 {
+        return;
+    }
+    for gate in gates.chunks_exact_mut(gate_len) {
+        let p = gate.as_mut_ptr();
+        // SAFETY: vectors 0..width of the gate are its `width * LANES` values; `loadu` and
+        // `storeu` need no alignment.
+        unsafe {
+            let mut max = _mm512_set1_ps(f32::NEG_INFINITY);
+            for i in 0..width {
+                max = _mm512_max_ps(_mm512_loadu_ps(p.add(i * LANES)), max);
+            }
+            let mut sum = _mm512_setzero_ps();
+            for i in 0..width {
+                let e = exp16_or_libm(_mm512_sub_ps(_mm512_loadu_ps(p.add(i * LANES)), max));
+                sum = _mm512_add_ps(sum, e);
+                _mm512_storeu_ps(p.add(i * LANES), e);
+            }
+            for i in 0..width {
+                let v = _mm512_loadu_ps(p.add(i * LANES));
+                _mm512_storeu_ps(p.add(i * LANES), _mm512_div_ps(v, sum));
+            }
+        }
+    }
+}
+
+/// See `Kernels::sigmoid`.
+///
+/// # Safety
+/// The CPU must have AVX-512F, AVX2, FMA and F16C.
+#[target_feature(enable = "avx512f,avx2,fma,f16c")]
+pub(super) unsafe fn sigmoid(values: &mut [f32]) {
+    let mut chunks = values.chunks_mut(16);
+    for chunk in &mut chunks {
+        // Lanes past the chunk (a last one shorter than sixteen) are neither read nor written.
+        let mask = u16::MAX >> (16 - chunk.len());
+        let p = chunk.as_mut_ptr();
+        // SAFETY: the mask covers the chunk's values only; masked loads and stores do not
+        // touch the other lanes' memory.
+        unsafe {
+            let x = _mm512_maskz_loadu_ps(mask, p);
+            _mm512_mask_storeu_ps(p, mask, sigmoid16(x));
+        }
+    }
+}
+
+/// Sixteen lanes of the single-row sigmoid.
+#[inline]
+#[target_feature(enable = "avx512f,avx2,fma,f16c")]
+fn sigmoid16(x: __m512) -> __m512 {
+    let one = _mm512_set1_ps(1.0);
+    let positive = _mm512_cmp_ps_mask::<_CMP_GE_OQ>(x, _mm512_setzero_ps());
+    let negated = _mm512_castsi512_ps(_mm512_xor_si512(
+        _mm512_castps_si512(x),
+        _mm512_set1_epi32(i32::MIN),
+    ));
+    let e = exp16_or_libm(_mm512_mask_blend_ps(positive, x, negated));
+    let numerator = _mm512_mask_blend_ps(positive, e, one);
+    _mm512_div_ps(numerator, _mm512_add_ps(one, e))
 }

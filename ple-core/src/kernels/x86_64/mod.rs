@@ -16,6 +16,10 @@ mod avx512_exp;
 mod avx512_front;
 #[cfg(feature = "avx512")]
 mod avx512_lanes;
+#[cfg(feature = "avx512")]
+mod avx512_rows;
+#[cfg(feature = "avx512")]
+mod avx512_transpose;
 mod elementwise;
 mod exp;
 mod front;
@@ -359,19 +363,53 @@ macro_rules! avx512_kernels {
             }
 
             #[inline]
+            fn sparse_rows(
+                &self,
+                x: &[f32],
+                w: &[$w],
+                bias: &[$w],
+                categories: &[u16],
+                starts: &[u32],
+                out: &mut [f32],
+            ) {
+                // SAFETY: as for `layer`.
+                let done = unsafe { avx512_rows::sparse_rows(x, w, bias, categories, starts, out) };
+                // Rows the tile kernel did not take (a shape it does not handle, or from a row
+                // whose categories fall outside the matrix) go row by row.
+                if done < out.len() / bias.len().max(1) {
+                    scalar::composed_sparse_rows(self, x, w, bias, categories, starts, out, done);
+                }
+            }
+
+            #[inline]
             fn layer_rows(&self, x: &[f32], w: &[$w], bias: &[$w], out: &mut [f32], tile: RowTile) {
                 self.avx2.layer_rows(x, w, bias, out, tile)
             }
 
             #[inline]
             fn to_lanes(&self, rows: &[f32], stride: usize, count: usize, lanes: &mut [f32]) {
-                Kernels::<$w>::to_lanes(&self.avx2, rows, stride, count, lanes)
+                // SAFETY: as for `relu`.
+                if !unsafe { avx512_transpose::to_lanes(rows, stride, count, lanes) } {
+                    Kernels::<$w>::to_lanes(&self.avx2, rows, stride, count, lanes)
+                }
             }
 
             #[inline]
             fn mix_lanes(&self, weights: &[f32], experts: &[f32], out: &mut [f32]) {
                 // SAFETY: as for `relu`.
                 unsafe { avx512_lanes::mix_lanes(weights, experts, out) }
+            }
+
+            #[inline]
+            fn softmax_lanes(&self, gates: &mut [f32], width: usize) {
+                // SAFETY: as for `relu`.
+                unsafe { avx512_lanes::softmax_lanes(gates, width) }
+            }
+
+            #[inline]
+            fn sigmoid(&self, values: &mut [f32]) {
+                // SAFETY: as for `relu`.
+                unsafe { avx512_lanes::sigmoid(values) }
             }
 
             #[inline]
