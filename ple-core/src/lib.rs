@@ -55,6 +55,16 @@
 //! weights are written into a caller slice of [`gates_len`] on request. Nothing grows on the
 //! stack with the model.
 //!
+//! # Batches
+//!
+//! [`PleModel::predict_batch`] runs many rows a call, in tiles of [`BATCH_TILE`] rows side
+//! by side in vector lanes ([`batch`]), bit for bit what [`PleModel::predict`] gives each
+//! row. Its scratch, [`batch_scratch_len`], stops growing at one tile. A service that runs
+//! batches gives the model a copy of its first layer on whole cache lines once, at
+//! start-up ([`PleModel::with_aligned_first_layer`], [`aligned_first_layer_len`] values of
+//! caller memory, see [`aligned`]): the first layer, most of a batch row's work, then never
+//! loads a vector that straddles two lines.
+//!
 //! # Backends
 //!
 //! The forward pass is written once, generic over the weight type and over a small
