@@ -53,6 +53,7 @@ pub(super) unsafe fn categories_valid(categories: &[u16], vocab_sizes: &[u16]) -
         let mask = row_mask & first_lanes(len - start);
         // SAFETY: start < len; the mask covers only values start .. len of `categories`.
         let c = unsafe { _mm512_maskz_loadu_epi16(mask, categories.as_ptr().add(start).cast()) };
+        super::elementwise::prefetch_ahead(categories.as_ptr().wrapping_add(start));
         bad |= _mm512_mask_cmpgt_epu16_mask(mask, _mm512_add_epi16(c, one), vocab);
         start += fields;
     }

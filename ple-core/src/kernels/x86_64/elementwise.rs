@@ -9,10 +9,27 @@
 use core::arch::x86_64::{
     __m256i, _mm256_and_si256, _mm256_castps_si256, _mm256_cmpeq_epi32, _mm256_loadu_ps,
     _mm256_max_ps, _mm256_or_si256, _mm256_set1_epi32, _mm256_setzero_ps, _mm256_setzero_si256,
-    _mm256_storeu_ps, _mm256_testz_si256,
+    _mm256_storeu_ps, _mm256_testz_si256, _mm_prefetch, _MM_HINT_T0,
 };
 
 use super::scalar;
+
+/// Bytes ahead of its reads a batch's validation asks for. The validation is the first
+/// pass over a batch's input, which comes from memory; with the hardware prefetcher alone
+/// it ran at about half the speed it reaches when each line is asked for 2 KiB early.
+const AHEAD: usize = 2048;
+
+/// Asks for the cache line [`AHEAD`] bytes past `p`.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(super) fn prefetch_ahead<T>(p: *const T) {
+    // SAFETY: a prefetch is a hint: it never faults, whatever the address, and changes
+    // nothing the program can read. (Compilers before 1.87 declare it `unsafe`.)
+    #[allow(unused_unsafe)]
+    unsafe {
+        _mm_prefetch::<_MM_HINT_T0>(p.cast::<i8>().wrapping_add(AHEAD))
+    }
+}
 
 /// See `Kernels::relu`.
 ///
@@ -45,6 +62,7 @@ pub(super) unsafe fn all_finite(values: &[f32]) -> bool {
         // SAFETY: the chunk holds sixteen values; `loadu` needs no alignment.
         unsafe {
             let p = chunk.as_ptr();
+            prefetch_ahead(p);
             let a = _mm256_and_si256(_mm256_castps_si256(_mm256_loadu_ps(p)), exponent);
             let b = _mm256_and_si256(_mm256_castps_si256(_mm256_loadu_ps(p.add(8))), exponent);
             bad = _mm256_or_si256(

@@ -59,6 +59,7 @@ pub(super) unsafe fn categories_valid(categories: &[u16], vocab_sizes: &[u16]) -
     // Rows read 32 values straight from the slice while they are there (the lanes past the
     // row hold the next row's values, which pass); the last rows go through a buffer.
     while start + MAX_VECTOR_FIELDS <= len {
+        super::elementwise::prefetch_ahead(categories.as_ptr().wrapping_add(start));
         // SAFETY: start + 32 <= len: the 32 values are inside `categories`.
         ok = check(ok, unsafe { load32(categories.as_ptr().add(start)) });
         start += fields;
