@@ -263,10 +263,11 @@ fn flat(s: &PleShape<'_>) -> bool {
 }
 
 /// Rows `first..first + count` (at most one tile) of a validated batch of a [`flat`]
-/// network: the first layer row by row with the fused kernel, then the tile turned into
-/// lanes ([`Kernels::to_lanes`]: value `c` of all its rows in one vector) and every later
-/// step on all the rows at once: the experts' ReLU, the gates' softmax, the mixing into the
-/// tower inputs, the towers ([`Kernels::layer_lanes`]) and the sigmoid. Lanes past `count`
+/// network: the first layer of all its rows in one call, then the tile turned into lanes
+/// ([`Kernels::to_lanes`]: value `c` of all its rows in one vector) and every later step on
+/// all the rows at once: the gates' softmax, the mixing of the experts' ReLU into the tower
+/// inputs ([`Kernels::mix_relu_lanes`]), the towers ([`Kernels::layer_lanes`]) and the
+/// sigmoid. Lanes past `count`
 /// hold zeros, are computed and never read. Each row's values go through the operations of
 /// [`PleModel::predict`] in the same order.
 fn flat_tile<W: Weight, K: Kernels<W>>(
@@ -337,7 +338,6 @@ fn flat_tile<W: Weight, K: Kernels<W>>(
     let (expert_lanes, gate_lanes) = group_lanes
         .split_at_mut_checked(s.total_experts() as usize * width * LANES)
         .ok_or(PleError::ScratchLength)?;
-    kernels.relu(expert_lanes);
     let gate_width = s.task_gate_width() as usize;
     let gate_lanes = gate_lanes
         .get_mut(..tasks * gate_width * LANES)
@@ -379,8 +379,9 @@ fn softmax_lanes<W: Weight, K: Kernels<W>>(kernels: &K, gates: &mut [f32], width
     kernels.softmax_lanes(gates, width);
 }
 
-/// Every task's gate mixing on rows in lanes: from zero, its own experts then the shared
-/// ones ([`Kernels::mix_lanes`]), as `forward::levels` mixes a row.
+/// Every task's gate mixing of the experts' ReLU on rows in lanes: from zero, its own
+/// experts then the shared ones ([`Kernels::mix_relu_lanes`]), as `forward::levels` mixes a
+/// row.
 fn mix_lanes<W: Weight, K: Kernels<W>>(
     kernels: &K,
     s: &PleShape<'_>,
@@ -401,8 +402,8 @@ fn mix_lanes<W: Weight, K: Kernels<W>>(
         out.fill(0.0);
         let (own_weights, shared_weights) = gate.split_at((ept * LANES).min(gate.len()));
         let own = experts.get(t * own_len..(t + 1) * own_len).unwrap_or(&[]);
-        kernels.mix_lanes(own_weights, own, out);
-        kernels.mix_lanes(shared_weights, shared, out);
+        kernels.mix_relu_lanes(own_weights, own, out);
+        kernels.mix_relu_lanes(shared_weights, shared, out);
     }
 }
 

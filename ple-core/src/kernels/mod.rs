@@ -196,6 +196,13 @@ pub trait Kernels<W: Weight> {
         scalar::mix_lanes(weights, experts, out);
     }
 
+    /// [`mix_lanes`](Self::mix_lanes) of the experts' ReLU: bit for bit
+    /// [`relu`](Self::relu) of a copy of `experts`, then `mix_lanes`. The batch reads its
+    /// experts once this way, instead of a ReLU pass rewriting them first.
+    fn mix_relu_lanes(&self, weights: &[f32], experts: &[f32], out: &mut [f32]) {
+        scalar::composed_mix_relu_lanes(self, weights, experts, out);
+    }
+
     /// The softmax of each gate of `gates` on rows in lanes: every whole run of `width`
     /// vectors of [`LANES`] rows is one gate, and each lane of it becomes
     /// `exp(v - max) / sum`, as a single row's softmax computes it: the maximum from
@@ -478,6 +485,11 @@ macro_rules! dispatch {
             #[inline]
             fn mix_lanes(&self, weights: &[f32], experts: &[f32], out: &mut [f32]) {
                 dispatch!(self, k => Kernels::<$w>::mix_lanes(k, weights, experts, out))
+            }
+
+            #[inline]
+            fn mix_relu_lanes(&self, weights: &[f32], experts: &[f32], out: &mut [f32]) {
+                dispatch!(self, k => Kernels::<$w>::mix_relu_lanes(k, weights, experts, out))
             }
 
             #[inline]

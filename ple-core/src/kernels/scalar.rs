@@ -93,6 +93,39 @@ pub(crate) fn mix_lanes(weights: &[f32], experts: &[f32], out: &mut [f32]) {
     }
 }
 
+/// [`Kernels::mix_relu_lanes`] as [`Kernels::relu`] then [`Kernels::mix_lanes`], a gate
+/// and at most [`LANES_MAX_WIDTH`] output vectors at a time through a stack copy (an
+/// output vector depends only on the same vector of each expert, and the gates are added
+/// in order either way).
+pub(crate) fn composed_mix_relu_lanes<W: Weight, K: Kernels<W> + ?Sized>(
+    kernels: &K,
+    weights: &[f32],
+    experts: &[f32],
+    out: &mut [f32],
+) {
+    let n = out.len() / LANES;
+    if n == 0 {
+        return;
+    }
+    let mut copy = [0.0f32; LANES_MAX_WIDTH * LANES];
+    for (weight, expert) in weights
+        .chunks_exact(LANES)
+        .zip(experts.chunks_exact(n * LANES))
+    {
+        for (out, part) in out
+            .chunks_mut(LANES_MAX_WIDTH * LANES)
+            .zip(expert.chunks(LANES_MAX_WIDTH * LANES))
+        {
+            let Some(copy) = copy.get_mut(..part.len()) else {
+                return;
+            };
+            copy.copy_from_slice(part);
+            kernels.relu(copy);
+            kernels.mix_lanes(weight, copy, out);
+        }
+    }
+}
+
 /// [`Kernels::nonzero`] value by value.
 pub(crate) fn nonzero(values: &[f32], start: usize, found: &mut [u32]) -> (usize, usize) {
     let end = values.len().min(u32::MAX as usize);

@@ -458,6 +458,32 @@ fn check_mix_lanes<K: Kernels<f32>>(
     Ok(())
 }
 
+/// `mix_relu_lanes` equals the portable ReLU of a copy then the portable `mix_lanes`, bit
+/// for bit, with negative zeros and NaNs among the experts (both become +0).
+fn check_mix_relu_lanes<K: Kernels<f32>>(
+    kernels: &K,
+    weights: &[f32],
+    experts: &[f32],
+    out: &[f32],
+    specials: &[(usize, u32)],
+) -> Result<(), TestCaseError> {
+    let mut experts = experts.to_vec();
+    for &(at, bits) in specials {
+        let len = experts.len();
+        if let Some(e) = experts.get_mut(at % len.max(1)) {
+            *e = f32::from_bits(bits);
+        }
+    }
+    let mut relu = experts.clone();
+    super::scalar::relu(&mut relu);
+    let mut expected = out.to_vec();
+    super::scalar::mix_lanes(weights, &relu, &mut expected);
+    let mut actual = out.to_vec();
+    kernels.mix_relu_lanes(weights, &experts, &mut actual);
+    prop_assert_eq!(bits(&actual), bits(&expected));
+    Ok(())
+}
+
 /// Gates on rows in lanes: `width` vectors a gate, a few gates and some values past the
 /// last whole gate; logits of a gate's usual range, wide enough apart for `expf` to
 /// underflow after the subtraction of the maximum, and now and then any bit pattern.
@@ -764,6 +790,11 @@ macro_rules! twin_tests {
                 #[test]
                 fn mix_lanes_matches_scalar_exactly((weights, experts, out) in mix_lanes_case()) {
                     check_mix_lanes(&kernels_or_skip!(), &weights, &experts, &out)?;
+                }
+
+                #[test]
+                fn mix_relu_lanes_equals_relu_then_mix_lanes((weights, experts, out) in mix_lanes_case(), specials in prop::collection::vec((any::<usize>(), prop::sample::select(std::vec![0x8000_0000u32, 0x7fc0_0000, 0xffc0_0001, 0x7f80_0000, 0xff80_0000])), 0..6)) {
+                    check_mix_relu_lanes(&kernels_or_skip!(), &weights, &experts, &out, &specials)?;
                 }
 
                 #[test]

@@ -128,6 +128,27 @@ unsafe fn outputs<W: Wide, const C: usize>(
 /// The CPU must have AVX-512F, AVX2, FMA and F16C.
 #[target_feature(enable = "avx512f,avx2,fma,f16c")]
 pub(super) unsafe fn mix_lanes(weights: &[f32], experts: &[f32], out: &mut [f32]) {
+    // SAFETY: the caller guarantees the CPU features.
+    unsafe { mix_lanes_with::<false>(weights, experts, out) }
+}
+
+/// See `Kernels::mix_relu_lanes`.
+///
+/// # Safety
+/// As for `mix_lanes`.
+#[target_feature(enable = "avx512f,avx2,fma,f16c")]
+pub(super) unsafe fn mix_relu_lanes(weights: &[f32], experts: &[f32], out: &mut [f32]) {
+    // SAFETY: the caller guarantees the CPU features.
+    unsafe { mix_lanes_with::<true>(weights, experts, out) }
+}
+
+/// `mix_lanes`, of the experts' ReLU when `RELU`.
+///
+/// # Safety
+/// As for `mix_lanes`.
+#[inline]
+#[target_feature(enable = "avx512f,avx2,fma,f16c")]
+unsafe fn mix_lanes_with<const RELU: bool>(weights: &[f32], experts: &[f32], out: &mut [f32]) {
     let n = out.len() / LANES;
     if n == 0 {
         return;
@@ -143,14 +164,14 @@ pub(super) unsafe fn mix_lanes(weights: &[f32], experts: &[f32], out: &mut [f32]
             let (w0, e0) = (weights.as_ptr(), experts.as_ptr().add(j * LANES));
             let o0 = out.as_mut_ptr().add(j * LANES);
             match here {
-                1 => mixed::<1>(w0, gates, e0, n, o0),
-                2 => mixed::<2>(w0, gates, e0, n, o0),
-                3 => mixed::<3>(w0, gates, e0, n, o0),
-                4 => mixed::<4>(w0, gates, e0, n, o0),
-                5 => mixed::<5>(w0, gates, e0, n, o0),
-                6 => mixed::<6>(w0, gates, e0, n, o0),
-                7 => mixed::<7>(w0, gates, e0, n, o0),
-                _ => mixed::<GROUP>(w0, gates, e0, n, o0),
+                1 => mixed::<1, RELU>(w0, gates, e0, n, o0),
+                2 => mixed::<2, RELU>(w0, gates, e0, n, o0),
+                3 => mixed::<3, RELU>(w0, gates, e0, n, o0),
+                4 => mixed::<4, RELU>(w0, gates, e0, n, o0),
+                5 => mixed::<5, RELU>(w0, gates, e0, n, o0),
+                6 => mixed::<6, RELU>(w0, gates, e0, n, o0),
+                7 => mixed::<7, RELU>(w0, gates, e0, n, o0),
+                _ => mixed::<GROUP, RELU>(w0, gates, e0, n, o0),
             }
         }
         j += here;
@@ -164,7 +185,7 @@ pub(super) unsafe fn mix_lanes(weights: &[f32], experts: &[f32], out: &mut [f32]
 /// for `g < gates`, `out .. + C * LANES` readable and writable; AVX-512F present.
 #[inline]
 #[target_feature(enable = "avx512f,avx2,fma,f16c")]
-unsafe fn mixed<const C: usize>(
+unsafe fn mixed<const C: usize, const RELU: bool>(
     weights: *const f32,
     gates: usize,
     experts: *const f32,
@@ -178,10 +199,12 @@ unsafe fn mixed<const C: usize>(
             let wv = _mm512_loadu_ps(weights.add(g * LANES));
             let expert = experts.add(g * n * LANES);
             for (c, a) in acc.iter_mut().enumerate() {
-                *a = _mm512_add_ps(
-                    *a,
-                    _mm512_mul_ps(wv, _mm512_loadu_ps(expert.add(c * LANES))),
-                );
+                let mut e = _mm512_loadu_ps(expert.add(c * LANES));
+                if RELU {
+                    // As the ReLU kernel: `max(e, +0)` gives +0 for -0 and for a NaN.
+                    e = _mm512_max_ps(e, _mm512_setzero_ps());
+                }
+                *a = _mm512_add_ps(*a, _mm512_mul_ps(wv, e));
             }
         }
         for (c, a) in acc.iter().enumerate() {

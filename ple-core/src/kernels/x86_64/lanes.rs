@@ -16,8 +16,9 @@
 //! to `gemv`), so the result is the same bit for bit whatever the width.
 
 use core::arch::x86_64::{
-    __m256, _mm256_add_ps, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_mul_ps, _mm256_permute2f128_ps,
-    _mm256_setzero_ps, _mm256_shuffle_ps, _mm256_storeu_ps, _mm256_unpackhi_ps, _mm256_unpacklo_ps,
+    __m256, _mm256_add_ps, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_max_ps, _mm256_mul_ps,
+    _mm256_permute2f128_ps, _mm256_setzero_ps, _mm256_shuffle_ps, _mm256_storeu_ps,
+    _mm256_unpackhi_ps, _mm256_unpacklo_ps,
 };
 
 use super::Lanes;
@@ -193,6 +194,27 @@ unsafe fn outputs<W: Lanes, const C: usize>(
 /// The CPU must have AVX2 (and FMA and F16C, like every kernel of this module).
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(super) unsafe fn mix_lanes(weights: &[f32], experts: &[f32], out: &mut [f32]) {
+    // SAFETY: the caller guarantees the CPU features.
+    unsafe { mix_lanes_with::<false>(weights, experts, out) }
+}
+
+/// See `Kernels::mix_relu_lanes`.
+///
+/// # Safety
+/// As for `mix_lanes`.
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(super) unsafe fn mix_relu_lanes(weights: &[f32], experts: &[f32], out: &mut [f32]) {
+    // SAFETY: the caller guarantees the CPU features.
+    unsafe { mix_lanes_with::<true>(weights, experts, out) }
+}
+
+/// `mix_lanes`, of the experts' ReLU when `RELU`.
+///
+/// # Safety
+/// As for `mix_lanes`.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn mix_lanes_with<const RELU: bool>(weights: &[f32], experts: &[f32], out: &mut [f32]) {
     let n = out.len() / LANES;
     if n == 0 {
         return;
@@ -208,14 +230,14 @@ pub(super) unsafe fn mix_lanes(weights: &[f32], experts: &[f32], out: &mut [f32]
             let (w0, e0) = (weights.as_ptr(), experts.as_ptr().add(j * LANES));
             let o0 = out.as_mut_ptr().add(j * LANES);
             match here {
-                1 => mixed::<1>(w0, gates, e0, n, o0),
-                2 => mixed::<2>(w0, gates, e0, n, o0),
-                3 => mixed::<3>(w0, gates, e0, n, o0),
-                4 => mixed::<4>(w0, gates, e0, n, o0),
-                5 => mixed::<5>(w0, gates, e0, n, o0),
-                6 => mixed::<6>(w0, gates, e0, n, o0),
-                7 => mixed::<7>(w0, gates, e0, n, o0),
-                _ => mixed::<GROUP>(w0, gates, e0, n, o0),
+                1 => mixed::<1, RELU>(w0, gates, e0, n, o0),
+                2 => mixed::<2, RELU>(w0, gates, e0, n, o0),
+                3 => mixed::<3, RELU>(w0, gates, e0, n, o0),
+                4 => mixed::<4, RELU>(w0, gates, e0, n, o0),
+                5 => mixed::<5, RELU>(w0, gates, e0, n, o0),
+                6 => mixed::<6, RELU>(w0, gates, e0, n, o0),
+                7 => mixed::<7, RELU>(w0, gates, e0, n, o0),
+                _ => mixed::<GROUP, RELU>(w0, gates, e0, n, o0),
             }
         }
         j += here;
@@ -229,7 +251,7 @@ pub(super) unsafe fn mix_lanes(weights: &[f32], experts: &[f32], out: &mut [f32]
 /// for `g < gates`, `out .. + C * LANES` readable and writable; AVX2 present.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn mixed<const C: usize>(
+unsafe fn mixed<const C: usize, const RELU: bool>(
     weights: *const f32,
     gates: usize,
     experts: *const f32,
@@ -247,7 +269,11 @@ unsafe fn mixed<const C: usize>(
             let expert = experts.add(g * n * LANES);
             for (c, a) in acc.iter_mut().enumerate() {
                 for (h, (a, &wv)) in a.iter_mut().zip(&wv).enumerate() {
-                    let e = _mm256_loadu_ps(expert.add(c * LANES + 8 * h));
+                    let mut e = _mm256_loadu_ps(expert.add(c * LANES + 8 * h));
+                    if RELU {
+                        // As the ReLU kernel: `max(e, +0)` gives +0 for -0 and for a NaN.
+                        e = _mm256_max_ps(e, _mm256_setzero_ps());
+                    }
                     *a = _mm256_add_ps(*a, _mm256_mul_ps(wv, e));
                 }
             }

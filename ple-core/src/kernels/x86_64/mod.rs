@@ -255,6 +255,12 @@ macro_rules! avx2_kernels {
             }
 
             #[inline]
+            fn mix_relu_lanes(&self, weights: &[f32], experts: &[f32], out: &mut [f32]) {
+                // SAFETY: as for `gemv_acc`.
+                unsafe { lanes::mix_relu_lanes(weights, experts, out) }
+            }
+
+            #[inline]
             fn layer_lanes(&self, x: &[f32], w: &[$w], bias: &[$w], out: &mut [f32]) {
                 // SAFETY: as for `gemv_acc`.
                 if !unsafe { lanes::layer_lanes(x, w, bias, out) } {
@@ -399,6 +405,12 @@ macro_rules! avx512_kernels {
             fn mix_lanes(&self, weights: &[f32], experts: &[f32], out: &mut [f32]) {
                 // SAFETY: as for `relu`.
                 unsafe { avx512_lanes::mix_lanes(weights, experts, out) }
+            }
+
+            #[inline]
+            fn mix_relu_lanes(&self, weights: &[f32], experts: &[f32], out: &mut [f32]) {
+                // SAFETY: as for `relu`.
+                unsafe { avx512_lanes::mix_relu_lanes(weights, experts, out) }
             }
 
             #[inline]
