@@ -27,7 +27,7 @@
 use crate::error::PleError;
 use crate::forward::Cursor;
 use crate::model::PleModel;
-use crate::packed::level0_width;
+use crate::packed::{level0_width, to_usize};
 use crate::shape::PleShape;
 use crate::weight::Weight;
 
@@ -40,15 +40,6 @@ const LINE: usize = 64;
 /// Values a buffer may need before its first 64-byte boundary (a 2-byte `f16` buffer may
 /// start 62 bytes before one).
 const SLACK: usize = LINE / 2;
-
-/// Saturates a size computed in `u64` to `usize`.
-const fn to_usize(n: u64) -> usize {
-    if n > usize::MAX as u64 {
-        usize::MAX
-    } else {
-        n as usize
-    }
-}
 
 /// The width of an aligned row: the first layer's width rounded up to [`ALIGNED_MULTIPLE`].
 pub const fn aligned_width(shape: &PleShape<'_>) -> usize {

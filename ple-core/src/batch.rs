@@ -31,7 +31,7 @@ use crate::forward::{check_input, copy, level0_group_with, levels, sigmoid, Curs
 use crate::input::Input;
 use crate::kernels::{Detected, Kernels, RowTile, LANES, LANES_MAX_WIDTH, MAX_SPARSE_FIELDS};
 use crate::model::PleModel;
-use crate::packed::{level0_width, max_hidden, scratch_len, scratch_regions};
+use crate::packed::{level0_width, max_hidden, scratch_len, scratch_regions, to_usize};
 use crate::shape::PleShape;
 use crate::weight::Weight;
 
@@ -39,15 +39,6 @@ use crate::weight::Weight;
 /// layers (about 9 KiB for sixteen rows of the default model) and their lanes stay in the
 /// L1 cache next to the weights they touch.
 pub const BATCH_TILE: usize = LANES;
-
-/// Saturates a size computed in `u64` to `usize`.
-const fn to_usize(n: u64) -> usize {
-    if n > usize::MAX as u64 {
-        usize::MAX
-    } else {
-        n as usize
-    }
-}
 
 /// Scratch `f32`s one row of a tile needs: its single-row scratch, its tower input and two
 /// tower hidden buffers, and its logit.

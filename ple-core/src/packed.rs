@@ -108,7 +108,8 @@ const fn level_start(s: &PleShape<'_>, level: u32) -> u64 {
     start
 }
 
-const fn to_usize(n: u64) -> usize {
+/// Saturates a size computed in `u64` to `usize` (a 32-bit target cannot address more).
+pub(crate) const fn to_usize(n: u64) -> usize {
     if n > usize::MAX as u64 {
         usize::MAX
     } else {
