@@ -7,15 +7,18 @@
 //! of 8 bytes within a cache line and nearly every vector load straddles two lines. A load
 //! that straddles takes the load port twice, which halves the kernel's speed.
 //!
-//! An aligned first layer is a copy of the bias and the weight rows in caller memory, each
-//! row padded with zeros to a multiple of 16 values ([`ALIGNED_MULTIPLE`]) and the first one
-//! at a 64-byte boundary: every 16-value load of an `f32` row is then one whole line, and
-//! every `f16` load half of one. The padding columns compute `0 + Σ 0 · x = 0` and are never
-//! read; the real columns go through exactly the operations they go through on the packed
-//! rows, so the results are the same bit for bit. Only [`PleModel::predict_batch`] uses the
+//! An aligned first layer is a copy of the bias and the weight rows in caller memory, as
+//! `f32`, each row padded with zeros to a multiple of 16 values ([`ALIGNED_MULTIPLE`]) and
+//! the first one at a 64-byte boundary: every 16-value load is then one whole line. An `f16`
+//! model's weights are widened in the copy, exactly (every `f16` is an `f32`): its kernels
+//! widen each weight before they use it anyway, so the `f32` kernels on the widened copy do
+//! the same operations, without the conversions that took the ports the additions need (an
+//! `f16` batch ran at two thirds of the `f32` speed). The padding columns compute
+//! `0 + Σ 0 · x = 0` and are never read; the real columns go through exactly the operations
+//! they go through on the packed rows, so the results are the same bit for bit. Only [`PleModel::predict_batch`] uses the
 //! copy (single rows read the packed weights: one row does not pay for a copy). The copy is
 //! made once, when the model is set up, like a runtime's weight reordering at session
-//! creation; it costs [`aligned_first_layer_len`] weights of memory.
+//! creation; it costs [`aligned_first_layer_len`] `f32`s of memory.
 #![deny(
     clippy::indexing_slicing,
     clippy::unwrap_used,
@@ -37,9 +40,8 @@ pub const ALIGNED_MULTIPLE: usize = 16;
 /// Byte boundary of the first aligned row: one cache line.
 const LINE: usize = 64;
 
-/// Values a buffer may need before its first 64-byte boundary (a 2-byte `f16` buffer may
-/// start 62 bytes before one).
-const SLACK: usize = LINE / 2;
+/// `f32`s a buffer may need before its first 64-byte boundary.
+const SLACK: usize = LINE / 4 - 1;
 
 /// The width of an aligned row: the first layer's width rounded up to [`ALIGNED_MULTIPLE`].
 pub const fn aligned_width(shape: &PleShape<'_>) -> usize {
@@ -48,7 +50,7 @@ pub const fn aligned_width(shape: &PleShape<'_>) -> usize {
     to_usize(width.div_ceil(multiple).saturating_mul(multiple))
 }
 
-/// Weights a buffer for [`PleModel::with_aligned_first_layer`] holds at least: the bias and
+/// `f32`s a buffer for [`PleModel::with_aligned_first_layer`] holds at least: the bias and
 /// one row per input, [`aligned_width`] each, and room to start at a 64-byte boundary.
 /// 0 for an invalid shape.
 pub const fn aligned_first_layer_len(shape: &PleShape<'_>) -> usize {
@@ -60,22 +62,23 @@ pub const fn aligned_first_layer_len(shape: &PleShape<'_>) -> usize {
         .saturating_add(SLACK)
 }
 
-/// The first layer of a model on whole cache lines: the bias and the weight rows, `width`
-/// values apart (the layer's own width rounded up to [`ALIGNED_MULTIPLE`]).
+/// The first layer of a model on whole cache lines, in `f32`: the bias and the weight
+/// rows, `width` values apart (the layer's own width rounded up to [`ALIGNED_MULTIPLE`]).
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct AlignedLayer<'a, W> {
-    pub(crate) w: &'a [W],
-    pub(crate) bias: &'a [W],
+pub(crate) struct AlignedLayer<'a> {
+    pub(crate) w: &'a [f32],
+    pub(crate) bias: &'a [f32],
     pub(crate) width: usize,
 }
 
 impl<'a, W: Weight> PleModel<'a, W> {
-    /// The same model with a copy of its first layer in `buffer`, each weight row on whole
-    /// 64-byte lines, which [`predict_batch`](Self::predict_batch) then reads (see the
+    /// The same model with a copy of its first layer in `buffer`, in `f32` (an `f16`
+    /// model's weights widened, exactly), each weight row on whole 64-byte lines, which
+    /// [`predict_batch`](Self::predict_batch) then reads (see the
     /// [module documentation](crate::aligned)). `buffer` holds at least
     /// [`aligned_first_layer_len`] values, or the result is [`PleError::AlignedLength`]; the
     /// probabilities are the same bit for bit with and without the copy.
-    pub fn with_aligned_first_layer(self, buffer: &'a mut [W]) -> Result<Self, PleError> {
+    pub fn with_aligned_first_layer(self, buffer: &'a mut [f32]) -> Result<Self, PleError> {
         let shape = *self.shape();
         let width = level0_width(&shape);
         let width = usize::try_from(width).map_err(|_| PleError::AlignedLength)?;
@@ -101,11 +104,11 @@ impl<'a, W: Weight> PleModel<'a, W> {
         {
             let (values, padding) = to.split_at_mut(width.min(to.len()));
             for (to, &from) in values.iter_mut().zip(from) {
-                *to = from;
+                *to = from.to_f32();
             }
-            padding.fill(W::ZERO);
+            padding.fill(0.0);
         }
-        let region: &'a [W] = region;
+        let region: &'a [f32] = region;
         let (bias, w) = region.split_at(stride.min(region.len()));
         Ok(self.with_aligned(AlignedLayer {
             w,

@@ -287,41 +287,29 @@ fn flat_tile<W: Weight, K: Kernels<W>>(
         rest: model.weights(),
     };
     let (w, bias) = cursor.layer(s.input_dim as usize, group_width)?;
-    let first_layer = match model.aligned_first_layer() {
-        Some(aligned) => FirstLayer {
-            w: aligned.w,
-            bias: aligned.bias,
-            stride: aligned.width,
-        },
-        None => FirstLayer {
-            w,
-            bias,
-            stride: group_width,
-        },
-    };
-    let stride = first_layer.stride.max(1);
+    let aligned = model.aligned_first_layer();
+    let stride = aligned.map_or(group_width, |a| a.width).max(1);
     // Each row's values on whole lines too, for the kernel's stores.
     let skip = rest.as_ptr().align_offset(64).min(GROUPS_SLACK);
     let rest = rest.get_mut(skip..).ok_or(PleError::ScratchLength)?;
     let (groups, _) = take(rest, stride, count)?;
-    if !sparse_first_layer(kernels, model, input, first, first_layer, tower_in, groups) {
-        let standardisation = model.standardisation().filter(|st| !st.is_empty());
-        if standardisation.is_some() && tower_in.is_empty() {
-            return Err(PleError::ScratchLength);
+    let tile = Tile {
+        input,
+        first,
+        spare: tower_in,
+        groups,
+    };
+    match aligned {
+        // The aligned copy is in f32 whatever the model's weights: the backend's f32 kernels.
+        Some(a) => {
+            let layer = FirstLayer {
+                w: a.w,
+                bias: a.bias,
+                stride,
+            };
+            first_layer(&kernels.f32_kernels(), model, layer, tile)?;
         }
-        for (r, group) in groups.chunks_exact_mut(stride).enumerate() {
-            let row_input = row(model, input, first + r);
-            level0_group_with(
-                kernels,
-                model.layout(),
-                standardisation,
-                tower_in,
-                first_layer.w,
-                first_layer.bias,
-                &row_input,
-                group,
-            );
-        }
+        None => first_layer(kernels, model, FirstLayer { w, bias, stride }, tile)?,
     }
 
     // Experts, gates and mixing on the rows side by side.
@@ -445,10 +433,57 @@ fn tower_lanes<W: Weight, K: Kernels<W>>(
 /// The first layer's weights: rows `stride` values apart, the group's width or, in an
 /// aligned first layer, more (the padding columns are zero).
 #[derive(Clone, Copy)]
-struct FirstLayer<'w, W> {
-    w: &'w [W],
-    bias: &'w [W],
+struct FirstLayer<'w, V> {
+    w: &'w [V],
+    bias: &'w [V],
     stride: usize,
+}
+
+/// A tile's rows for its first layer: rows `first..` of the batch, one `groups` row of
+/// `stride` values each, and `spare` scratch (free until the mixing).
+struct Tile<'t, 'i> {
+    input: &'t BatchInput<'i>,
+    first: usize,
+    spare: &'t mut [f32],
+    groups: &'t mut [f32],
+}
+
+/// The first layer of a tile's rows with weights of type `V` (the model's own, or its
+/// aligned `f32` copy): all sparse rows at once, otherwise row by row as
+/// `forward::level0_group` computes them.
+fn first_layer<W: Weight, V: Weight, K: Kernels<V>>(
+    kernels: &K,
+    model: &PleModel<'_, W>,
+    layer: FirstLayer<'_, V>,
+    tile: Tile<'_, '_>,
+) -> Result<(), PleError> {
+    let Tile {
+        input,
+        first,
+        spare,
+        groups,
+    } = tile;
+    if sparse_first_layer(kernels, model, input, first, layer, spare, groups) {
+        return Ok(());
+    }
+    let standardisation = model.standardisation().filter(|st| !st.is_empty());
+    if standardisation.is_some() && spare.is_empty() {
+        return Err(PleError::ScratchLength);
+    }
+    for (r, group) in groups.chunks_exact_mut(layer.stride.max(1)).enumerate() {
+        let row_input = row(model, input, first + r);
+        level0_group_with(
+            kernels,
+            model.layout(),
+            standardisation,
+            spare,
+            layer.w,
+            layer.bias,
+            &row_input,
+            group,
+        );
+    }
+    Ok(())
 }
 
 /// The first layer of the tile's sparse rows (those of `groups`, from row `first` of the
@@ -458,12 +493,12 @@ struct FirstLayer<'w, W> {
 /// [`Kernels::sparse_rows`]. Returns `false`, touching nothing, for the inputs it does not
 /// take (dense rows, more than [`MAX_SPARSE_FIELDS`] fields, numeric values that do not fit
 /// the tower inputs): the caller then goes row by row.
-fn sparse_first_layer<W: Weight, K: Kernels<W>>(
+fn sparse_first_layer<W: Weight, V: Weight, K: Kernels<V>>(
     kernels: &K,
     model: &PleModel<'_, W>,
     input: &BatchInput<'_>,
     first: usize,
-    layer: FirstLayer<'_, W>,
+    layer: FirstLayer<'_, V>,
     spare: &mut [f32],
     groups: &mut [f32],
 ) -> bool {

@@ -34,7 +34,7 @@ pub struct PleModel<'a, W: Weight> {
     layout: InputLayout<'a>,
     weights: &'a [W],
     standardisation: Option<Standardisation<'a>>,
-    aligned: Option<AlignedLayer<'a, W>>,
+    aligned: Option<AlignedLayer<'a>>,
 }
 
 /// A model with `f32` weights: the reference precision.
@@ -116,7 +116,7 @@ impl<'a, W: Weight> PleModel<'a, W> {
     }
 
     /// The same model reading its first layer from `aligned` in batches.
-    pub(crate) const fn with_aligned(self, aligned: AlignedLayer<'a, W>) -> Self {
+    pub(crate) const fn with_aligned(self, aligned: AlignedLayer<'a>) -> Self {
         PleModel {
             aligned: Some(aligned),
             ..self
@@ -125,7 +125,7 @@ impl<'a, W: Weight> PleModel<'a, W> {
 
     /// The first layer on whole cache lines, if the model has one
     /// ([`with_aligned_first_layer`](Self::with_aligned_first_layer)).
-    pub(crate) const fn aligned_first_layer(&self) -> Option<&AlignedLayer<'a, W>> {
+    pub(crate) const fn aligned_first_layer(&self) -> Option<&AlignedLayer<'a>> {
         self.aligned.as_ref()
     }
 

@@ -17,7 +17,7 @@ mod sealed {
 
 /// A floating-point weight type: `f32`, or `f16` read as `f32` (all arithmetic is `f32`).
 pub trait Weight: Copy + sealed::Sealed + 'static {
-    /// Zero, which pads rows ([`crate::aligned`]).
+    /// Zero.
     const ZERO: Self;
 
     /// The value as `f32` (exact for both types).

@@ -56,7 +56,7 @@ fn check_batch<W: Weight, K: Kernels<W>>(
     // layer's buffer likewise, so that both start at a boundary inside their slices.
     let mut batch_scratch = vec![f32::NAN; batch_scratch_len(&shape, count) + 1];
     let batch_scratch = &mut batch_scratch[count % 2..][..batch_scratch_len(&shape, count)];
-    let mut buffer = vec![W::ZERO; aligned_first_layer_len(&shape) + 1];
+    let mut buffer = vec![0.0f32; aligned_first_layer_len(&shape) + 1];
     let aligned = model
         .with_aligned_first_layer(&mut buffer[count % 2..])
         .unwrap();
@@ -217,11 +217,27 @@ fn an_aligned_first_layer_starts_on_a_line_and_pads_its_rows_with_zeros() {
     let shape = net.shape();
     let mut rng = Rng(11);
     let params = canonical(&shape, &mut rng);
-    let (packed, _) = packed_pair(&shape, &params);
+    let (packed, halves) = packed_pair(&shape, &params);
     let model = PleModel::new(shape, net.layout(), &packed).unwrap();
     let len = aligned_first_layer_len(&shape);
     // 138 columns become 144; the bias and 499 rows, and room to reach a 64-byte boundary.
-    assert_eq!(len, 500 * 144 + 32);
+    assert_eq!(len, 500 * 144 + 15);
+    // An f16 model's copy holds its weights widened to f32.
+    let m16 = PleModel::new(shape, net.layout(), &halves).unwrap();
+    let mut buffer = vec![f32::NAN; len];
+    m16.with_aligned_first_layer(&mut buffer).unwrap();
+    let start = buffer.iter().position(|v| !v.is_nan()).unwrap();
+    for (r, row) in buffer[start..start + 500 * 144]
+        .chunks_exact(144)
+        .enumerate()
+    {
+        let from = if r == 0 { 499 * 138 } else { (r - 1) * 138 };
+        let widened: Vec<f32> = halves[from..from + 138]
+            .iter()
+            .map(|h| h.to_f32())
+            .collect();
+        assert_eq!(&row[..138], &widened[..]);
+    }
     for offset in 0..16 {
         let mut buffer = vec![f32::NAN; len + offset];
         model
@@ -250,7 +266,7 @@ fn a_short_aligned_first_layer_buffer_is_refused() {
     let model = PleModel::new(shape, net.layout(), &packed).unwrap();
     // Short by one value, at every start: one of them is 64-byte aligned and needs all but
     // the slack, the others need more than they have.
-    let need = aligned_first_layer_len(&shape) - 32;
+    let need = aligned_first_layer_len(&shape) - 15;
     let mut buffer = vec![0.0f32; need + 16];
     for offset in 0..16 {
         let part = &mut buffer[offset..][..need - 1];

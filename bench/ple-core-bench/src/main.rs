@@ -420,7 +420,7 @@ fn run() -> Result<(), String> {
     // The batch variants read the first layer from a copy on whole cache lines, made once
     // here as a service would at start-up (`with_aligned_first_layer`).
     let mut aligned32 = vec![0.0f32; aligned_first_layer_len(&shape)];
-    let mut aligned16 = vec![f16::ZERO; aligned_first_layer_len(&shape)];
+    let mut aligned16 = vec![0.0f32; aligned_first_layer_len(&shape)];
     let (b32, b16) = if args.aligned {
         (
             m32.with_aligned_first_layer(&mut aligned32)

@@ -50,6 +50,14 @@ use crate::weight::Weight;
 
 /// The kernels of one backend for weights of type `W`.
 pub trait Kernels<W: Weight> {
+    /// The same backend's kernels for `f32` weights.
+    type F32: Kernels<f32>;
+
+    /// The same backend for `f32` weights: what a batch runs an aligned first layer with,
+    /// whose copy holds a model's weights widened to `f32` (exactly, so that an `f16`
+    /// model's results do not change).
+    fn f32_kernels(&self) -> Self::F32;
+
     /// `out[j] += Σ_i x[i] · w[i · n + j]` with `n = out.len()`: a dense layer stored
     /// `[inputs, outputs]`, accumulated in input order.
     fn gemv_acc(&self, x: &[f32], w: &[W], out: &mut [f32]);
@@ -345,6 +353,13 @@ macro_rules! dispatch {
     };
     ($w:ty) => {
         impl Kernels<$w> for Detected {
+            type F32 = Detected;
+
+            #[inline]
+            fn f32_kernels(&self) -> Detected {
+                *self
+            }
+
             #[inline]
             fn gemv_acc(&self, x: &[f32], w: &[$w], out: &mut [f32]) {
                 match self {

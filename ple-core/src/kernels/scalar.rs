@@ -14,6 +14,12 @@ use crate::weight::Weight;
 pub struct Scalar;
 
 impl<W: Weight> Kernels<W> for Scalar {
+    type F32 = Scalar;
+
+    fn f32_kernels(&self) -> Scalar {
+        Scalar
+    }
+
     fn gemv_acc(&self, x: &[f32], w: &[W], out: &mut [f32]) {
         let n = out.len();
         if n == 0 {

@@ -94,6 +94,13 @@ impl Lanes for f16 {
 macro_rules! neon_kernels {
     ($w:ty) => {
         impl Kernels<$w> for Neon {
+            type F32 = Neon;
+
+            #[inline]
+            fn f32_kernels(&self) -> Neon {
+                *self
+            }
+
             #[inline]
             fn gemv_acc(&self, x: &[f32], w: &[$w], out: &mut [f32]) {
                 // SAFETY: a `Neon` exists only on a CPU with NEON (see `new`); the kernel

@@ -119,6 +119,13 @@ fn add_rows<W: Tiles, I: Iterator<Item = usize>>(w: &[W], rows: I, out: &mut [f3
 macro_rules! arm_kernels {
     ($w:ty) => {
         impl Kernels<$w> for ArmFpu {
+            type F32 = ArmFpu;
+
+            #[inline]
+            fn f32_kernels(&self) -> ArmFpu {
+                *self
+            }
+
             #[inline]
             fn gemv_acc(&self, x: &[f32], w: &[$w], out: &mut [f32]) {
                 let n = out.len();

@@ -137,6 +137,13 @@ impl Lanes for f16 {
 macro_rules! avx2_kernels {
     ($w:ty) => {
         impl Kernels<$w> for Avx2 {
+            type F32 = Avx2;
+
+            #[inline]
+            fn f32_kernels(&self) -> Avx2 {
+                *self
+            }
+
             #[inline]
             fn gemv_acc(&self, x: &[f32], w: &[$w], out: &mut [f32]) {
                 // SAFETY: an `Avx2` exists only on a CPU with AVX2, FMA and F16C (see `new`);
@@ -278,6 +285,13 @@ avx2_kernels!(f16);
 macro_rules! avx512_kernels {
     ($w:ty) => {
         impl Kernels<$w> for Avx512 {
+            type F32 = Avx512;
+
+            #[inline]
+            fn f32_kernels(&self) -> Avx512 {
+                *self
+            }
+
             #[inline]
             fn gemv_acc(&self, x: &[f32], w: &[$w], out: &mut [f32]) {
                 self.avx2.gemv_acc(x, w, out)
