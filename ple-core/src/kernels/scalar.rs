@@ -125,7 +125,9 @@ pub(crate) fn composed_mix_relu_lanes<W: Weight, K: Kernels<W> + ?Sized>(
             let Some(copy) = copy.get_mut(..part.len()) else {
                 return;
             };
-            copy.copy_from_slice(part);
+            for (c, &e) in copy.iter_mut().zip(part) {
+                *c = e;
+            }
             kernels.relu(copy);
             kernels.mix_lanes(weight, copy, out);
         }
