@@ -15,10 +15,12 @@
 //! the same operations, without the conversions that took the ports the additions need (an
 //! `f16` batch ran at two thirds of the `f32` speed). The padding columns compute
 //! `0 + Σ 0 · x = 0` and are never read; the real columns go through exactly the operations
-//! they go through on the packed rows, so the results are the same bit for bit. Only [`PleModel::predict_batch`] uses the
-//! copy (single rows read the packed weights: one row does not pay for a copy). The copy is
-//! made once, when the model is set up, like a runtime's weight reordering at session
-//! creation; it costs [`aligned_first_layer_len`] `f32`s of memory.
+//! they go through on the packed rows, so the results are the same bit for bit.
+//!
+//! Only [`PleModel::predict_batch`] uses the copy (single rows read the packed weights: one
+//! row does not pay for a copy). The copy is made once, when the model is set up, like a
+//! runtime's weight reordering at session creation; it costs [`aligned_first_layer_len`]
+//! `f32`s of memory.
 #![deny(
     clippy::indexing_slicing,
     clippy::unwrap_used,
