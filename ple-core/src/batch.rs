@@ -258,8 +258,8 @@ fn flat(s: &PleShape<'_>) -> bool {
 /// ([`Kernels::to_lanes`]: value `c` of all its rows in one vector) and every later step on
 /// all the rows at once: the gates' softmax, the mixing of the experts' ReLU into the tower
 /// inputs ([`Kernels::mix_relu_lanes`]), the towers ([`Kernels::layer_lanes`]) and the
-/// sigmoid. Lanes past `count`
-/// hold zeros, are computed and never read. Each row's values go through the operations of
+/// sigmoid ([`Kernels::softmax_lanes`], [`Kernels::sigmoid`]). Lanes past `count` hold
+/// zeros, are computed and never read. Each row's values go through the operations of
 /// [`PleModel::predict`] in the same order.
 fn flat_tile<W: Weight, K: Kernels<W>>(
     kernels: &K,
@@ -321,7 +321,7 @@ fn flat_tile<W: Weight, K: Kernels<W>>(
     let gate_lanes = gate_lanes
         .get_mut(..tasks * gate_width * LANES)
         .ok_or(PleError::ScratchLength)?;
-    softmax_lanes(kernels, gate_lanes, gate_width);
+    kernels.softmax_lanes(gate_lanes, gate_width);
     mix_lanes(kernels, &s, expert_lanes, gate_lanes, tower_in);
 
     // The towers, task by task, each layer one product over the tile's rows.
@@ -335,7 +335,7 @@ fn flat_tile<W: Weight, K: Kernels<W>>(
             &mut *pong,
             &mut *logits,
         )?;
-        sigmoid_each(kernels, logits);
+        kernels.sigmoid(logits);
         for (r, &p) in logits.iter().take(count).enumerate() {
             *probabilities
                 .get_mut(r * tasks + t)
@@ -350,12 +350,6 @@ fn flat_tile<W: Weight, K: Kernels<W>>(
 fn lanes_fit(s: &PleShape<'_>) -> bool {
     let narrow = |units: u32| units as usize <= LANES_MAX_WIDTH;
     narrow(s.expert_width()) && s.tower_units.iter().all(|&u| narrow(u))
-}
-
-/// The softmax of each gate of `gates`, `width` vectors of [`LANES`] rows a gate, as
-/// `forward::softmax` computes it for every row ([`Kernels::softmax_lanes`]).
-fn softmax_lanes<W: Weight, K: Kernels<W>>(kernels: &K, gates: &mut [f32], width: usize) {
-    kernels.softmax_lanes(gates, width);
 }
 
 /// Every task's gate mixing of the experts' ReLU on rows in lanes: from zero, its own
@@ -541,11 +535,6 @@ fn sparse_first_layer<W: Weight, V: Weight, K: Kernels<V>>(
     };
     kernels.sparse_rows(values, layer.w, layer.bias, categories, starts, groups);
     true
-}
-
-/// `forward::sigmoid` of every value ([`Kernels::sigmoid`]).
-fn sigmoid_each<W: Weight, K: Kernels<W>>(kernels: &K, logits: &mut [f32]) {
-    kernels.sigmoid(logits);
 }
 
 /// Rows `first..first + count` (at most one tile) of a validated batch.
