@@ -30,6 +30,16 @@
 
 use crate::error::PleError;
 
+/// `out[j] = (raw[j] - mean[j]) / std[j]` over the shortest of the slices: a subtraction and
+/// a division, each rounded once, the trainer's arithmetic. The one place the formula is
+/// written: single rows ([`Standardisation::apply`]) and the batch's portable kernel
+/// (`kernels::scalar::standardise`) both come here, and the SIMD twins are tested against it.
+pub(crate) fn standardise_values(raw: &[f32], mean: &[f32], std: &[f32], out: &mut [f32]) {
+    for (((o, &x), &m), &s) in out.iter_mut().zip(raw).zip(mean).zip(std) {
+        *o = (x - m) / s;
+    }
+}
+
 /// Per-column mean and standard deviation of the numeric inputs, borrowed (generated code
 /// keeps them in `static`s next to the weights).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -82,9 +92,7 @@ impl<'a> Standardisation<'a> {
     pub(crate) fn apply_columns(&self, first: usize, raw: &[f32], out: &mut [f32]) {
         let mean = self.mean.get(first..).unwrap_or(&[]);
         let std = self.std.get(first..).unwrap_or(&[]);
-        for (((o, &x), &m), &s) in out.iter_mut().zip(raw).zip(mean).zip(std) {
-            *o = (x - m) / s;
-        }
+        standardise_values(raw, mean, std, out);
     }
 
     /// Writes `(raw[j] - mean[j]) / std[j]` into `out[j]`: a subtraction and a division,

@@ -7,6 +7,7 @@
 
 use super::{Kernels, RowTile, LANES, LANES_MAX_WIDTH, MAX_SPARSE_FIELDS};
 use crate::input::UNKNOWN_CATEGORY;
+use crate::normalise::standardise_values;
 use crate::weight::Weight;
 
 /// The portable kernels.
@@ -184,9 +185,7 @@ pub(crate) fn standardise(raw: &[f32], mean: &[f32], std: &[f32], out: &mut [f32
         return;
     }
     for (raw, out) in raw.chunks(columns).zip(out.chunks_mut(columns)) {
-        for (((o, &x), &m), &s) in out.iter_mut().zip(raw).zip(mean).zip(std) {
-            *o = (x - m) / s;
-        }
+        standardise_values(raw, mean, std, out);
     }
 }
 
