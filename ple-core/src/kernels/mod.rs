@@ -253,6 +253,22 @@ pub const LANES: usize = if cfg!(all(target_arch = "x86_64", feature = "avx512")
 /// portable composition finds them in a stack buffer of this many).
 pub const MAX_SPARSE_FIELDS: usize = 64;
 
+/// The inputs `k` of a [`Kernels::layer_lanes`] call with `x_len` input values, a matrix of
+/// `w_len` values, `n` outputs and `out_len` output values, when the slices hold the
+/// `k x n` matrix and the `n` output vectors; `None` otherwise (and for no outputs). The
+/// bounds every SIMD `layer_lanes` checks before its unchecked loads.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+pub(crate) fn layer_lanes_inputs(
+    x_len: usize,
+    w_len: usize,
+    n: usize,
+    out_len: usize,
+) -> Option<usize> {
+    let k = x_len / LANES;
+    let fits = n != 0 && k.checked_mul(n).is_some_and(|len| len <= w_len) && out_len / LANES >= n;
+    fits.then_some(k)
+}
+
 /// The widest layer [`Kernels::layer_lanes`] computes on every backend (the portable
 /// composition goes through row buffers of this many values on the stack).
 pub const LANES_MAX_WIDTH: usize = 64;

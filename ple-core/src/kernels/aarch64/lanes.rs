@@ -10,7 +10,7 @@
 use core::arch::aarch64::{float32x4_t, vaddq_f32, vdupq_n_f32, vfmaq_f32, vld1q_f32, vst1q_f32};
 
 use super::Lanes;
-use crate::kernels::LANES;
+use crate::kernels::{layer_lanes_inputs, LANES};
 
 /// Registers a value of the tile takes (its rows, four to a register).
 const REGS: usize = LANES / 4;
@@ -31,10 +31,9 @@ pub(super) unsafe fn layer_lanes<W: Lanes>(
     out: &mut [f32],
 ) -> bool {
     let n = bias.len();
-    let k = x.len() / LANES;
-    if n == 0 || k.checked_mul(n).is_none_or(|len| len > w.len()) || out.len() / LANES < n {
+    let Some(k) = layer_lanes_inputs(x.len(), w.len(), n, out.len()) else {
         return false;
-    }
+    };
     let mut j = 0;
     while j < n {
         // SAFETY: outputs j..j + C are below n: their weights (column j + c of each of the

@@ -22,7 +22,7 @@ use core::arch::x86_64::{
 
 use super::avx512::Wide;
 use super::avx512_exp::exp16_or_libm;
-use crate::kernels::LANES;
+use crate::kernels::{layer_lanes_inputs, LANES};
 
 const _: () = assert!(
     LANES == 16,
@@ -59,10 +59,9 @@ pub(super) unsafe fn relu(values: &mut [f32]) {
 #[target_feature(enable = "avx512f,avx2,fma,f16c")]
 pub(super) unsafe fn layer_lanes<W: Wide>(x: &[f32], w: &[W], bias: &[W], out: &mut [f32]) -> bool {
     let n = bias.len();
-    let k = x.len() / LANES;
-    if n == 0 || k.checked_mul(n).is_none_or(|len| len > w.len()) || out.len() / LANES < n {
+    let Some(k) = layer_lanes_inputs(x.len(), w.len(), n, out.len()) else {
         return false;
-    }
+    };
     let mut j = 0;
     while j < n {
         let here = (n - j).min(GROUP);

@@ -22,7 +22,7 @@ use core::arch::x86_64::{
 };
 
 use super::Lanes;
-use crate::kernels::LANES;
+use crate::kernels::{layer_lanes_inputs, LANES};
 
 /// See `Kernels::to_lanes`. Returns `false`, touching nothing, unless the tile is full
 /// (`count == LANES`), at least eight columns wide and inside `rows`.
@@ -116,10 +116,9 @@ pub(super) unsafe fn layer_lanes<W: Lanes>(
     out: &mut [f32],
 ) -> bool {
     let n = bias.len();
-    let k = x.len() / LANES;
-    if n == 0 || k.checked_mul(n).is_none_or(|len| len > w.len()) || out.len() / LANES < n {
+    let Some(k) = layer_lanes_inputs(x.len(), w.len(), n, out.len()) else {
         return false;
-    }
+    };
     let mut j = 0;
     while j < n {
         let here = (n - j).min(GROUP);
