@@ -344,6 +344,7 @@ fn profile_loop_batch<W: Weight>(
     data: &Rows,
     sparse: bool,
     rows: usize,
+    call_ns: &mut Vec<u64>,
 ) -> Result<f32, String>
 where
     Detected: Kernels<W>,
@@ -353,9 +354,14 @@ where
     let mut out = vec![0.0f32; rows * tasks];
     for (chunk, part) in out.chunks_mut(BATCH_ROWS * tasks).enumerate() {
         let range = chunk * BATCH_ROWS..chunk * BATCH_ROWS + part.len() / tasks;
+        let whole = range.len() == BATCH_ROWS;
+        let started = Instant::now();
         model
             .predict_batch(batch_rows(model, data, sparse, range), &mut scratch, part)
             .map_err(|e| format!("{e}"))?;
+        if whole {
+            call_ns.push(started.elapsed().as_nanos() as u64);
+        }
     }
     Ok(out.iter().sum())
 }
@@ -546,6 +552,7 @@ fn run() -> Result<(), String> {
             // `--profile-repeats` above 1: the same rows again and again, timed in CPU time
             // (an A/B of two builds alternates such runs).
             let mut cpu_rates = Vec::new();
+            let mut call_ns = Vec::new();
             let mut sum = 0.0;
             // Each timed repetition goes over the rows several times: the CPU clock may
             // tick in milliseconds.
@@ -554,9 +561,9 @@ fn run() -> Result<(), String> {
                 let cpu = thread_cpu_ns();
                 for _ in 0..passes {
                     sum = if f16 {
-                        profile_loop_batch(&b16, &rows, is_sparse, n)?
+                        profile_loop_batch(&b16, &rows, is_sparse, n, &mut call_ns)?
                     } else {
-                        profile_loop_batch(&b32, &rows, is_sparse, n)?
+                        profile_loop_batch(&b32, &rows, is_sparse, n, &mut call_ns)?
                     };
                 }
                 cpu_rates.push(cpu_rate(n * passes, cpu, thread_cpu_ns()));
@@ -564,6 +571,19 @@ fn run() -> Result<(), String> {
             println!("profiled {wanted} over {n} rows (checksum {sum})");
             if args.profile_repeats > 1 {
                 println!("{wanted}: {}", spread(&cpu_rates));
+                // Wall time of each whole call of BATCH_ROWS rows: its quantiles are steadier
+                // than CPU-time totals on a shared machine (the low ones are the calls no
+                // other process interrupted).
+                call_ns.sort_unstable();
+                let at = |q: f64| call_ns[((call_ns.len() - 1) as f64 * q) as usize] as f64;
+                let per_row = |q: f64| at(q) / BATCH_ROWS as f64;
+                println!(
+                    "{wanted}: ns per row over {} calls of {BATCH_ROWS} rows: p10 {:.1}, p50 {:.1}, p90 {:.1}",
+                    call_ns.len(),
+                    per_row(0.1),
+                    per_row(0.5),
+                    per_row(0.9)
+                );
             }
             return Ok(());
         }
