@@ -197,13 +197,45 @@ pub(super) unsafe fn pass<W: Wide, const A: usize>(
     out: *mut f32,
     at: Pass,
 ) {
+    // SAFETY: the caller guarantees what `start` and `pass_from` need.
+    unsafe { pass_from::<W, A>(start::<W, A>(bias, at), x, w, rows, out, at) }
+}
+
+/// The accumulators every row of a pass starts from: `0 + bias`. A tile of rows computes
+/// them once and starts each row from copies, which the register renamer makes for free:
+/// the same values as a row's own `0 + bias`, without its loads and additions.
+///
+/// # Safety
+/// `bias + offset .. + 16` readable for every vector `k` (at `offset::<A>(k)`); AVX-512F,
+/// AVX2, FMA and F16C present.
+#[inline]
+#[target_feature(enable = "avx512f,avx2,fma,f16c")]
+pub(super) unsafe fn start<W: Wide, const A: usize>(bias: *const W, at: Pass) -> [__m512; A] {
+    let mut acc = [_mm512_setzero_ps(); A];
+    for (k, a) in acc.iter_mut().enumerate() {
+        // SAFETY: the caller guarantees the bias vector is readable.
+        *a = _mm512_add_ps(*a, unsafe { W::load16(bias.add(offset::<A>(k, at))) });
+    }
+    acc
+}
+
+/// [`pass`] from accumulators already holding `0 + bias` ([`start`]).
+///
+/// # Safety
+/// As for [`pass`], without the bias.
+#[inline]
+#[target_feature(enable = "avx512f,avx2,fma,f16c")]
+pub(super) unsafe fn pass_from<W: Wide, const A: usize>(
+    mut acc: [__m512; A],
+    x: &[f32],
+    w: *const W,
+    rows: &[u32],
+    out: *mut f32,
+    at: Pass,
+) {
     // SAFETY: every access stays inside the ranges the caller guarantees; the x-row pointer
     // uses `wrapping_add` because after the last row it may point past the matrix, unread.
     unsafe {
-        let mut acc = [_mm512_setzero_ps(); A];
-        for (k, a) in acc.iter_mut().enumerate() {
-            *a = _mm512_add_ps(*a, W::load16(bias.add(offset::<A>(k, at))));
-        }
         let mut row = w;
         for &xi in x {
             let xv = _mm512_set1_ps(xi);

@@ -67,15 +67,35 @@ pub(super) unsafe fn categories_valid(categories: &[u16], vocab_sizes: &[u16]) -
 #[target_feature(enable = "avx512f,avx512bw,avx2,fma,f16c")]
 pub(super) unsafe fn category_rows(categories: &[u16], starts: &[u32], rows: &mut [u32]) -> usize {
     let fields = categories.len().min(starts.len());
-    if fields == 0 || fields > MAX_VECTOR_FIELDS || rows.len() < MAX_VECTOR_FIELDS {
+    match rows.first_chunk_mut::<MAX_VECTOR_FIELDS>() {
+        // SAFETY: the CPU has the features.
+        Some(room) if (1..=MAX_VECTOR_FIELDS).contains(&fields) => unsafe {
+            category_rows_of_32(categories, starts, room)
+        },
         // SAFETY: the CPU has AVX2, FMA and F16C.
-        return unsafe { front::category_rows(categories, starts, rows) };
+        _ => unsafe { front::category_rows(categories, starts, rows) },
     }
+}
+
+/// [`category_rows`] of the first 32 fields at most, without its fallback for wider rows:
+/// a tile's loop over its rows (`avx512_rows`) then calls no function, and keeps its
+/// accumulators in registers.
+///
+/// # Safety
+/// The CPU must have AVX-512F and BW, AVX2, FMA and F16C.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx2,fma,f16c")]
+pub(super) unsafe fn category_rows_of_32(
+    categories: &[u16],
+    starts: &[u32],
+    rows: &mut [u32; MAX_VECTOR_FIELDS],
+) -> usize {
+    let fields = categories.len().min(starts.len());
     let mask = first_lanes(fields);
     // SAFETY: the masks cover only the first `fields` values of `categories` and `starts`
     // (the second half's pointer is made with `wrapping_add` and read only under its
     // mask); the two stores write rows 0..16 and known_low..known_low + 16 <= 32, inside
-    // `rows` (checked above).
+    // `rows`.
     let known = unsafe {
         let c = _mm512_maskz_loadu_epi16(mask, categories.as_ptr().cast());
         let known = _mm512_mask_cmpneq_epi16_mask(mask, c, _mm512_set1_epi16(-1));

@@ -4,14 +4,17 @@
 //! two kernel calls a row (finding the category rows, then the fused layer), each with its
 //! dispatch, its shape checks and the choice of how many accumulators a pass takes. Here the
 //! shape is checked and the pass chosen once for the tile; each row then finds its category
-//! rows in registers (`avx512_front::category_rows`, inlined), checks them against the
+//! rows in registers (`avx512_front::category_rows_of_32`, inlined), checks them against the
 //! matrix in one compare and goes through the same `avx512::pass` as `sparse_layer`, so every
 //! row gets the operations of its own `category_rows` and `sparse_layer` calls, in the same
-//! order, bit for bit.
+//! order, bit for bit. The pass's `0 + bias` is the same for every row: it is computed once
+//! (`avx512::start`) and each row starts from copies of it, register moves instead of nine
+//! loads and additions. The loop calls no function (the category rows of up to 32 fields
+//! have no fallback to leave for), so the compiler keeps those nine vectors in registers.
 #![allow(clippy::incompatible_msrv)]
 
-use super::avx512::{pass, rows_below, Pass, Wide, PASS};
-use super::avx512_front::category_rows;
+use super::avx512::{pass_from, rows_below, start, Pass, Wide, PASS};
+use super::avx512_front::category_rows_of_32;
 use super::front::MAX_VECTOR_FIELDS;
 
 /// The widest row the tile kernel takes: one pass of [`PASS`] accumulators.
@@ -99,10 +102,12 @@ unsafe fn tile<W: Wide, const A: usize>(
 ) -> usize {
     let n = at.stride;
     let fields = starts.len();
-    let count = out.len() / n;
-    let columns = x.len() / count;
-    let height = w.len() / n;
+    let count = out.len().checked_div(n).unwrap_or(0);
+    let columns = x.len().checked_div(count).unwrap_or(0);
+    let height = w.len().checked_div(n).unwrap_or(0);
     let mut rows = [0u32; MAX_VECTOR_FIELDS];
+    // SAFETY: the pass's vectors lie in columns 0..n of the bias.
+    let from = unsafe { start::<W, A>(bias.as_ptr(), at) };
     for r in 0..count {
         let values = x.get(r * columns..(r + 1) * columns).unwrap_or(&[]);
         let row_categories = categories.get(r * fields..(r + 1) * fields).unwrap_or(&[]);
@@ -110,24 +115,15 @@ unsafe fn tile<W: Wide, const A: usize>(
             return r;
         };
         // SAFETY: the CPU has the features; `rows` has room for 32 rows.
-        let known = unsafe { category_rows(row_categories, starts, &mut rows) };
+        let known = unsafe { category_rows_of_32(row_categories, starts, &mut rows) };
         let found = rows.get(..known).unwrap_or(&[]);
         if !rows_below(found, height) {
             return r;
         }
-        // SAFETY: every vector of the pass lies in columns 0..n of the bias, of every
-        // numeric row (`columns` of them, at most `height`), of every category row (below
-        // `height`, checked) and of this row's output.
-        unsafe {
-            pass::<W, A>(
-                values,
-                w.as_ptr(),
-                bias.as_ptr(),
-                found,
-                row_out.as_mut_ptr(),
-                at,
-            )
-        };
+        // SAFETY: every vector of the pass lies in columns 0..n of every numeric row
+        // (`columns` of them, at most `height`), of every category row (below `height`,
+        // checked) and of this row's output.
+        unsafe { pass_from::<W, A>(from, values, w.as_ptr(), found, row_out.as_mut_ptr(), at) };
     }
     count
 }
