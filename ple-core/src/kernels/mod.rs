@@ -211,6 +211,26 @@ pub trait Kernels<W: Weight> {
         scalar::composed_mix_relu_lanes(self, weights, experts, out);
     }
 
+    /// [`mix_relu_lanes`](Self::mix_relu_lanes) for experts still in rows, as the first
+    /// layer leaves them: row `r < mix.rows` (at most [`LANES`]) of `out`,
+    /// `out[r * mix.out_stride..][..n]` with `n = mix.width`, gets
+    /// `+= Σ_g weights[g][r] · relu(experts[r * mix.stride + g * n..][..n])` for the gates
+    /// `g < weights.len() / LANES` (in lanes, [`LANES`] weights a gate), in gate order, each
+    /// product rounded before it is added: per value, the operations of `mix_relu_lanes`.
+    /// Rows and gates whose slices do not fit are skipped. A batch tile on kernels that
+    /// [`mix_rows`](Self::mix_rows) transposes only its gates and its mixed tower inputs,
+    /// not every expert.
+    fn mix_relu_rows(&self, weights: &[f32], experts: &[f32], out: &mut [f32], mix: RowMix) {
+        scalar::mix_relu_rows(weights, experts, out, mix);
+    }
+
+    /// Whether a batch tile should mix its experts in rows ([`mix_relu_rows`](Self::mix_relu_rows))
+    /// rather than turn them into lanes first: true where the transposition costs more than
+    /// the mixing saves (AVX-512, whose rows of sixteen values are one register).
+    fn mix_rows(&self) -> bool {
+        false
+    }
+
     /// The softmax of each gate of `gates` on rows in lanes: every whole run of `width`
     /// vectors of [`LANES`] rows is one gate, and each lane of it becomes
     /// `exp(v - max) / sum`, as a single row's softmax computes it: the maximum from
@@ -280,6 +300,19 @@ pub struct RowTile {
     pub rows: usize,
     /// Distance between two rows' inputs.
     pub x_stride: usize,
+    /// Distance between two rows' outputs.
+    pub out_stride: usize,
+}
+
+/// Where the rows of a [`Kernels::mix_relu_rows`] mixing live in their slices.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RowMix {
+    /// Number of rows (at most [`LANES`]).
+    pub rows: usize,
+    /// Values of an expert, and of a row's output.
+    pub width: usize,
+    /// Distance between two rows' experts.
+    pub stride: usize,
     /// Distance between two rows' outputs.
     pub out_stride: usize,
 }
@@ -521,6 +554,16 @@ macro_rules! dispatch {
             #[inline]
             fn mix_relu_lanes(&self, weights: &[f32], experts: &[f32], out: &mut [f32]) {
                 dispatch!(self, k => Kernels::<$w>::mix_relu_lanes(k, weights, experts, out))
+            }
+
+            #[inline]
+            fn mix_relu_rows(&self, weights: &[f32], experts: &[f32], out: &mut [f32], mix: RowMix) {
+                dispatch!(self, k => Kernels::<$w>::mix_relu_rows(k, weights, experts, out, mix))
+            }
+
+            #[inline]
+            fn mix_rows(&self) -> bool {
+                dispatch!(self, k => Kernels::<$w>::mix_rows(k))
             }
 
             #[inline]

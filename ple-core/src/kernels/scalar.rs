@@ -5,7 +5,7 @@
 //! without FMA does anyway; SIMD kernels with FMA round once per multiply-add and so differ
 //! in the last bits.
 
-use super::{Kernels, RowTile, LANES, LANES_MAX_WIDTH, MAX_SPARSE_FIELDS};
+use super::{Kernels, RowMix, RowTile, LANES, LANES_MAX_WIDTH, MAX_SPARSE_FIELDS};
 use crate::input::UNKNOWN_CATEGORY;
 use crate::normalise::standardise_values;
 use crate::weight::Weight;
@@ -94,6 +94,32 @@ pub(crate) fn mix_lanes(weights: &[f32], experts: &[f32], out: &mut [f32]) {
     for (weight, expert) in weights.as_chunks::<LANES>().0.iter().zip(experts) {
         for (o, e) in out.iter_mut().zip(expert) {
             for ((o, &e), &w) in o.iter_mut().zip(e).zip(weight) {
+                *o += w * e;
+            }
+        }
+    }
+}
+
+/// [`Kernels::mix_relu_rows`] value by value: the ReLU as [`relu`] takes it, each product
+/// rounded before it is added.
+pub(crate) fn mix_relu_rows(weights: &[f32], experts: &[f32], out: &mut [f32], mix: RowMix) {
+    let n = mix.width;
+    let gates = weights.as_chunks::<LANES>().0;
+    for r in 0..mix.rows.min(LANES) {
+        let at = |start: usize| start..start.saturating_add(n);
+        let Some(o) = out.get_mut(at(r.saturating_mul(mix.out_stride))) else {
+            continue;
+        };
+        let row = r.saturating_mul(mix.stride);
+        for (g, weight) in gates.iter().enumerate() {
+            let (Some(&w), Some(e)) = (
+                weight.get(r),
+                experts.get(at(row.saturating_add(g.saturating_mul(n)))),
+            ) else {
+                continue;
+            };
+            for (o, &e) in o.iter_mut().zip(e) {
+                let e = if e > 0.0 { e } else { 0.0 };
                 *o += w * e;
             }
         }

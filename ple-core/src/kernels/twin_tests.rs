@@ -16,7 +16,7 @@ use half::f16;
 use proptest::prelude::*;
 
 use super::scalar::Scalar;
-use super::{Kernels, RowTile, LANES, LANES_MAX_WIDTH};
+use super::{Kernels, RowMix, RowTile, LANES, LANES_MAX_WIDTH};
 use crate::weight::Weight;
 
 /// A dense-layer case: `x`, a weight matrix (possibly shorter or longer than `x.len() * n`)
@@ -496,6 +496,97 @@ fn check_mix_relu_lanes<K: Kernels<f32>>(
     Ok(())
 }
 
+/// Experts in rows for `mix_relu_rows`: up to [`LANES`] rows of `gates` experts of `n`
+/// values (often whole sixteen-value vectors), rows and outputs with gaps between them,
+/// and now and then slices cut short, whose rows and gates must be skipped.
+#[allow(clippy::type_complexity)]
+fn mix_rows_case() -> impl Strategy<Value = (Vec<f32>, Vec<f32>, Vec<f32>, RowMix)> {
+    let width = prop_oneof![3 => (1usize..5).prop_map(|v| 16 * v), 1 => 0usize..70];
+    (
+        0usize..7,
+        width,
+        0..=LANES,
+        0usize..20,
+        0usize..20,
+        0usize..3,
+    )
+        .prop_flat_map(|(gates, n, rows, gap, out_gap, cut)| {
+            let mix = RowMix {
+                rows,
+                width: n,
+                stride: gates * n + gap,
+                out_stride: n + out_gap,
+            };
+            let end = |stride: usize, len: usize| rows.saturating_sub(1) * stride + len;
+            let short = |len: usize| {
+                if cut == 0 {
+                    len.saturating_sub(1 + len / 3)
+                } else {
+                    len
+                }
+            };
+            (
+                prop::collection::vec(0.0f32..1.0, gates * LANES),
+                prop::collection::vec(-3.0f32..3.0, short(end(mix.stride, gates * n))),
+                prop::collection::vec(-1.0f32..1.0, short(end(mix.out_stride, n))),
+                Just(mix),
+            )
+        })
+}
+
+/// `mix_relu_rows` gives, bit for bit, the portable ReLU and `mix_lanes` of the same
+/// experts in lanes, with negative zeros, NaNs and infinities among them; and, for slices
+/// cut short, what the portable `mix_relu_rows` gives (the same rows and gates skipped).
+fn check_mix_relu_rows<K: Kernels<f32>>(
+    kernels: &K,
+    weights: &[f32],
+    experts: &[f32],
+    out: &[f32],
+    mix: RowMix,
+    specials: &[(usize, u32)],
+) -> Result<(), TestCaseError> {
+    let mut experts = experts.to_vec();
+    for &(at, bits) in specials {
+        let len = experts.len();
+        if let Some(e) = experts.get_mut(at % len.max(1)) {
+            *e = f32::from_bits(bits);
+        }
+    }
+    let mut actual = out.to_vec();
+    kernels.mix_relu_rows(weights, &experts, &mut actual, mix);
+    let mut portable = out.to_vec();
+    super::scalar::mix_relu_rows(weights, &experts, &mut portable, mix);
+    prop_assert_eq!(bits(&actual), bits(&portable));
+
+    let (n, gates) = (mix.width, weights.len() / LANES);
+    let whole = mix.rows == 0
+        || ((mix.rows - 1) * mix.stride + gates * n <= experts.len()
+            && (mix.rows - 1) * mix.out_stride + n <= out.len());
+    if !whole {
+        return Ok(());
+    }
+    // The same rows in lanes: expert g's value j of row r at (g * n + j) * LANES + r.
+    let mut expert_lanes = std::vec![0.0f32; gates * n * LANES];
+    let mut out_lanes = std::vec![0.0f32; n * LANES];
+    for r in 0..mix.rows {
+        for j in 0..n {
+            for g in 0..gates {
+                expert_lanes[(g * n + j) * LANES + r] = experts[r * mix.stride + g * n + j];
+            }
+            out_lanes[j * LANES + r] = out[r * mix.out_stride + j];
+        }
+    }
+    super::scalar::relu(&mut expert_lanes);
+    super::scalar::mix_lanes(weights, &expert_lanes, &mut out_lanes);
+    for r in 0..mix.rows {
+        for j in 0..n {
+            let (a, e) = (actual[r * mix.out_stride + j], out_lanes[j * LANES + r]);
+            prop_assert_eq!(a.to_bits(), e.to_bits(), "row {} value {}", r, j);
+        }
+    }
+    Ok(())
+}
+
 /// Gates on rows in lanes: `width` vectors a gate, a few gates and some values past the
 /// last whole gate; logits of a gate's usual range, wide enough apart for `expf` to
 /// underflow after the subtraction of the maximum, and now and then any bit pattern.
@@ -807,6 +898,11 @@ macro_rules! twin_tests {
                 #[test]
                 fn mix_relu_lanes_equals_relu_then_mix_lanes((weights, experts, out) in mix_lanes_case(), specials in special_experts()) {
                     check_mix_relu_lanes(&kernels_or_skip!(), &weights, &experts, &out, &specials)?;
+                }
+
+                #[test]
+                fn mix_relu_rows_equals_relu_then_mix_lanes_in_lanes((weights, experts, out, mix) in mix_rows_case(), specials in special_experts()) {
+                    check_mix_relu_rows(&kernels_or_skip!(), &weights, &experts, &out, mix, &specials)?;
                 }
 
                 #[test]

@@ -18,6 +18,8 @@ mod avx512_front;
 #[cfg(feature = "avx512")]
 mod avx512_lanes;
 #[cfg(feature = "avx512")]
+mod avx512_mix_rows;
+#[cfg(feature = "avx512")]
 mod avx512_rows;
 #[cfg(feature = "avx512")]
 mod avx512_transpose;
@@ -425,6 +427,25 @@ macro_rules! avx512_kernels {
             fn mix_relu_lanes(&self, weights: &[f32], experts: &[f32], out: &mut [f32]) {
                 // SAFETY: as for `relu`.
                 unsafe { avx512_lanes::mix_relu_lanes(weights, experts, out) }
+            }
+
+            #[inline]
+            fn mix_relu_rows(
+                &self,
+                weights: &[f32],
+                experts: &[f32],
+                out: &mut [f32],
+                mix: super::RowMix,
+            ) {
+                // SAFETY: as for `relu`.
+                if !unsafe { avx512_mix_rows::mix_relu_rows(weights, experts, out, mix) } {
+                    scalar::mix_relu_rows(weights, experts, out, mix);
+                }
+            }
+
+            #[inline]
+            fn mix_rows(&self) -> bool {
+                true
             }
 
             #[inline]
