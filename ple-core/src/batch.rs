@@ -333,7 +333,16 @@ fn flat_tile<W: Weight, K: Kernels<W>>(
         kernels.to_lanes(gate_rows, stride, count, gate_lanes);
         kernels.softmax_lanes(gate_lanes, gate_width);
         let mixed = mixed.get_mut(..mixed_len).ok_or(PleError::ScratchLength)?;
-        mix_rows(kernels, &s, groups, stride, gate_lanes, count, mixed);
+        let mix = RowMix {
+            rows: count,
+            tasks,
+            experts_per_task: s.experts_per_task as usize,
+            shared_experts: s.shared_experts as usize,
+            width,
+            stride,
+            out_stride: tasks * width,
+        };
+        kernels.mix_relu_rows(gate_lanes, groups, mixed, mix);
         kernels.to_lanes(mixed, tasks * width, count, tower_in);
     } else {
         kernels.to_lanes(groups, stride, count, group_lanes);
@@ -400,42 +409,6 @@ fn mix_lanes<W: Weight, K: Kernels<W>>(
         let own = experts.get(t * own_len..(t + 1) * own_len).unwrap_or(&[]);
         kernels.mix_relu_lanes(own_weights, own, out);
         kernels.mix_relu_lanes(shared_weights, shared, out);
-    }
-}
-
-/// [`mix_lanes`] with the experts still in the tile's rows (`groups`, `stride` apart) and
-/// the gates in lanes ([`Kernels::mix_relu_rows`]): `mixed` gets each row's tower inputs,
-/// every task's side by side, from zero, its own experts then the shared ones.
-fn mix_rows<W: Weight, K: Kernels<W>>(
-    kernels: &K,
-    s: &PleShape<'_>,
-    groups: &[f32],
-    stride: usize,
-    gates: &[f32],
-    count: usize,
-    mixed: &mut [f32],
-) {
-    let (tasks, ept) = (s.tasks as usize, s.experts_per_task as usize);
-    let (width, gate_width) = (s.expert_width() as usize, s.task_gate_width() as usize);
-    let own_len = ept * width;
-    let shared = groups.get(tasks * own_len..).unwrap_or(&[]);
-    let mix = RowMix {
-        rows: count,
-        width,
-        stride,
-        out_stride: tasks * width,
-    };
-    mixed.fill(0.0);
-    for (t, gate) in gates
-        .chunks_exact((gate_width * LANES).max(1))
-        .take(tasks)
-        .enumerate()
-    {
-        let (own_weights, shared_weights) = gate.split_at((ept * LANES).min(gate.len()));
-        let own = groups.get(t * own_len..).unwrap_or(&[]);
-        let out = mixed.get_mut(t * width..).unwrap_or(&mut []);
-        kernels.mix_relu_rows(own_weights, own, out, mix);
-        kernels.mix_relu_rows(shared_weights, shared, out, mix);
     }
 }
 

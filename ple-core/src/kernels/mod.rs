@@ -211,15 +211,18 @@ pub trait Kernels<W: Weight> {
         scalar::composed_mix_relu_lanes(self, weights, experts, out);
     }
 
-    /// [`mix_relu_lanes`](Self::mix_relu_lanes) for experts still in rows, as the first
-    /// layer leaves them: row `r < mix.rows` (at most [`LANES`]) of `out`,
-    /// `out[r * mix.out_stride..][..n]` with `n = mix.width`, gets
-    /// `+= Σ_g weights[g][r] · relu(experts[r * mix.stride + g * n..][..n])` for the gates
-    /// `g < weights.len() / LANES` (in lanes, [`LANES`] weights a gate), in gate order, each
-    /// product rounded before it is added: per value, the operations of `mix_relu_lanes`.
-    /// Rows and gates whose slices do not fit are skipped. A batch tile on kernels that
-    /// [`mix_rows`](Self::mix_rows) transposes only its gates and its mixed tower inputs,
-    /// not every expert.
+    /// Every task's gate mixing of the experts' ReLU ([`mix_relu_lanes`](Self::mix_relu_lanes)
+    /// from zero, the task's own experts then the shared ones) for experts still in rows, as
+    /// the first layer leaves them. Row `r < mix.rows` (at most [`LANES`]) holds its experts
+    /// at `experts[r * mix.stride..]`, `n = mix.width` values each, every task's own then
+    /// the shared ones; task `t`'s gate `k` has its [`LANES`] weights, one a row, at
+    /// `weights[(t * (ept + shared) + k) * LANES..]`. The kernel writes
+    /// `out[r * mix.out_stride + t * n..][..n] = 0 + Σ_k weights[t][k][r] · relu(expert)`,
+    /// in gate order, each product rounded before it is added: per value, the operations of
+    /// `mix_relu_lanes` on zeroed outputs. Rows and tasks whose slices do not fit are
+    /// skipped, gates without their weights or expert too. A batch tile on kernels that
+    /// [`mix_rows`](Self::mix_rows) transposes only its gates and its mixed tower inputs
+    /// this way, not every expert.
     fn mix_relu_rows(&self, weights: &[f32], experts: &[f32], out: &mut [f32], mix: RowMix) {
         scalar::mix_relu_rows(weights, experts, out, mix);
     }
@@ -304,12 +307,19 @@ pub struct RowTile {
     pub out_stride: usize,
 }
 
-/// Where the rows of a [`Kernels::mix_relu_rows`] mixing live in their slices.
+/// The gates and experts of a [`Kernels::mix_relu_rows`] mixing, and where its rows live
+/// in their slices.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RowMix {
     /// Number of rows (at most [`LANES`]).
     pub rows: usize,
-    /// Values of an expert, and of a row's output.
+    /// Tasks, each with its gate and its output.
+    pub tasks: usize,
+    /// Each task's own experts.
+    pub experts_per_task: usize,
+    /// Experts every task's gate mixes after its own.
+    pub shared_experts: usize,
+    /// Values of an expert, and of a task's output.
     pub width: usize,
     /// Distance between two rows' experts.
     pub stride: usize,

@@ -103,24 +103,35 @@ pub(crate) fn mix_lanes(weights: &[f32], experts: &[f32], out: &mut [f32]) {
 /// [`Kernels::mix_relu_rows`] value by value: the ReLU as [`relu`] takes it, each product
 /// rounded before it is added.
 pub(crate) fn mix_relu_rows(weights: &[f32], experts: &[f32], out: &mut [f32], mix: RowMix) {
-    let n = mix.width;
+    let (n, ept) = (mix.width, mix.experts_per_task);
+    let gate_width = ept.saturating_add(mix.shared_experts);
     let gates = weights.as_chunks::<LANES>().0;
+    let at = |start: usize| start..start.saturating_add(n);
     for r in 0..mix.rows.min(LANES) {
-        let at = |start: usize| start..start.saturating_add(n);
-        let Some(o) = out.get_mut(at(r.saturating_mul(mix.out_stride))) else {
-            continue;
-        };
         let row = r.saturating_mul(mix.stride);
-        for (g, weight) in gates.iter().enumerate() {
-            let (Some(&w), Some(e)) = (
-                weight.get(r),
-                experts.get(at(row.saturating_add(g.saturating_mul(n)))),
-            ) else {
+        for t in 0..mix.tasks {
+            let start = r
+                .saturating_mul(mix.out_stride)
+                .saturating_add(t.saturating_mul(n));
+            let Some(o) = out.get_mut(at(start)) else {
                 continue;
             };
-            for (o, &e) in o.iter_mut().zip(e) {
-                let e = if e > 0.0 { e } else { 0.0 };
-                *o += w * e;
+            o.fill(0.0);
+            for k in 0..gate_width {
+                let expert = match k.checked_sub(ept) {
+                    None => t.saturating_mul(ept).saturating_add(k),
+                    Some(shared) => mix.tasks.saturating_mul(ept).saturating_add(shared),
+                };
+                let gate = t.saturating_mul(gate_width).saturating_add(k);
+                let weight = gates.get(gate).and_then(|g| g.get(r));
+                let values = experts.get(at(row.saturating_add(expert.saturating_mul(n))));
+                let (Some(&w), Some(e)) = (weight, values) else {
+                    continue;
+                };
+                for (o, &e) in o.iter_mut().zip(e) {
+                    let e = if e > 0.0 { e } else { 0.0 };
+                    *o += w * e;
+                }
             }
         }
     }

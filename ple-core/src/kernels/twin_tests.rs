@@ -496,47 +496,48 @@ fn check_mix_relu_lanes<K: Kernels<f32>>(
     Ok(())
 }
 
-/// Experts in rows for `mix_relu_rows`: up to [`LANES`] rows of `gates` experts of `n`
-/// values (often whole sixteen-value vectors), rows and outputs with gaps between them,
-/// and now and then slices cut short, whose rows and gates must be skipped.
+/// Experts in rows for `mix_relu_rows`: up to [`LANES`] rows of a few tasks' own experts
+/// and shared ones, `n` values an expert (often whole sixteen-value vectors), rows and
+/// outputs with gaps between them, and now and then slices cut short, whose rows, tasks
+/// and gates must be skipped.
 #[allow(clippy::type_complexity)]
 fn mix_rows_case() -> impl Strategy<Value = (Vec<f32>, Vec<f32>, Vec<f32>, RowMix)> {
     let width = prop_oneof![3 => (1usize..5).prop_map(|v| 16 * v), 1 => 0usize..70];
-    (
-        0usize..7,
-        width,
-        0..=LANES,
-        0usize..20,
-        0usize..20,
-        0usize..3,
-    )
-        .prop_flat_map(|(gates, n, rows, gap, out_gap, cut)| {
-            let mix = RowMix {
-                rows,
-                width: n,
-                stride: gates * n + gap,
-                out_stride: n + out_gap,
-            };
-            let end = |stride: usize, len: usize| rows.saturating_sub(1) * stride + len;
-            let short = |len: usize| {
-                if cut == 0 {
-                    len.saturating_sub(1 + len / 3)
-                } else {
-                    len
-                }
-            };
-            (
-                prop::collection::vec(0.0f32..1.0, gates * LANES),
-                prop::collection::vec(-3.0f32..3.0, short(end(mix.stride, gates * n))),
-                prop::collection::vec(-1.0f32..1.0, short(end(mix.out_stride, n))),
-                Just(mix),
-            )
-        })
+    let plan = (0usize..4, 0usize..4, 0usize..3, width);
+    let gaps = (0..=LANES, 0usize..20, 0usize..20, 0usize..4);
+    (plan, gaps).prop_flat_map(|((tasks, ept, shared, n), (rows, gap, out_gap, cut))| {
+        let experts = tasks * ept + shared;
+        let mix = RowMix {
+            rows,
+            tasks,
+            experts_per_task: ept,
+            shared_experts: shared,
+            width: n,
+            stride: experts * n + gap,
+            out_stride: tasks * n + out_gap,
+        };
+        let end = |stride: usize, len: usize| rows.saturating_sub(1) * stride + len;
+        let short = |len: usize, which: usize| {
+            if cut == which {
+                len.saturating_sub(1 + len / 3)
+            } else {
+                len
+            }
+        };
+        (
+            prop::collection::vec(0.0f32..1.0, short(tasks * (ept + shared) * LANES, 1)),
+            prop::collection::vec(-3.0f32..3.0, short(end(mix.stride, experts * n), 2)),
+            prop::collection::vec(-1.0f32..1.0, short(end(mix.out_stride, tasks * n), 3)),
+            Just(mix),
+        )
+    })
 }
 
-/// `mix_relu_rows` gives, bit for bit, the portable ReLU and `mix_lanes` of the same
-/// experts in lanes, with negative zeros, NaNs and infinities among them; and, for slices
-/// cut short, what the portable `mix_relu_rows` gives (the same rows and gates skipped).
+/// `mix_relu_rows` gives, bit for bit, what the batch's mixing in lanes gives on the same
+/// experts transposed (every task's output zeroed, then the portable `mix_lanes` of the
+/// ReLU of its own experts, then of the shared ones), with negative zeros, NaNs and
+/// infinities among them; and, for slices cut short, what the portable `mix_relu_rows`
+/// gives (the same rows, tasks and gates skipped).
 fn check_mix_relu_rows<K: Kernels<f32>>(
     kernels: &K,
     weights: &[f32],
@@ -558,30 +559,39 @@ fn check_mix_relu_rows<K: Kernels<f32>>(
     super::scalar::mix_relu_rows(weights, &experts, &mut portable, mix);
     prop_assert_eq!(bits(&actual), bits(&portable));
 
-    let (n, gates) = (mix.width, weights.len() / LANES);
-    let whole = mix.rows == 0
-        || ((mix.rows - 1) * mix.stride + gates * n <= experts.len()
-            && (mix.rows - 1) * mix.out_stride + n <= out.len());
+    let (n, ept, tasks) = (mix.width, mix.experts_per_task, mix.tasks);
+    let (gate_width, total) = (ept + mix.shared_experts, tasks * ept + mix.shared_experts);
+    let whole = mix.rows > 0
+        && (mix.rows - 1) * mix.stride + total * n <= experts.len()
+        && (mix.rows - 1) * mix.out_stride + tasks * n <= out.len()
+        && tasks * gate_width * LANES <= weights.len();
     if !whole {
         return Ok(());
     }
-    // The same rows in lanes: expert g's value j of row r at (g * n + j) * LANES + r.
-    let mut expert_lanes = std::vec![0.0f32; gates * n * LANES];
-    let mut out_lanes = std::vec![0.0f32; n * LANES];
+    // The same rows in lanes: expert e's value j of row r at (e * n + j) * LANES + r.
+    let mut lanes = std::vec![0.0f32; total * n * LANES];
     for r in 0..mix.rows {
-        for j in 0..n {
-            for g in 0..gates {
-                expert_lanes[(g * n + j) * LANES + r] = experts[r * mix.stride + g * n + j];
-            }
-            out_lanes[j * LANES + r] = out[r * mix.out_stride + j];
+        for (i, lane) in lanes.chunks_exact_mut(LANES).enumerate() {
+            lane[r] = experts[r * mix.stride + i];
         }
     }
-    super::scalar::relu(&mut expert_lanes);
-    super::scalar::mix_lanes(weights, &expert_lanes, &mut out_lanes);
-    for r in 0..mix.rows {
-        for j in 0..n {
-            let (a, e) = (actual[r * mix.out_stride + j], out_lanes[j * LANES + r]);
-            prop_assert_eq!(a.to_bits(), e.to_bits(), "row {} value {}", r, j);
+    super::scalar::relu(&mut lanes);
+    let shared = &lanes[tasks * ept * n * LANES..];
+    for t in 0..tasks {
+        let gate = &weights[t * gate_width * LANES..(t + 1) * gate_width * LANES];
+        let (own_weights, shared_weights) = gate.split_at(ept * LANES);
+        let own = &lanes[t * ept * n * LANES..(t + 1) * ept * n * LANES];
+        let mut task_out = std::vec![0.0f32; n * LANES];
+        super::scalar::mix_lanes(own_weights, own, &mut task_out);
+        super::scalar::mix_lanes(shared_weights, shared, &mut task_out);
+        for r in 0..mix.rows {
+            for j in 0..n {
+                let (a, e) = (
+                    actual[r * mix.out_stride + t * n + j],
+                    task_out[j * LANES + r],
+                );
+                prop_assert_eq!(a.to_bits(), e.to_bits(), "row {} task {} value {}", r, t, j);
+            }
         }
     }
     Ok(())
