@@ -323,12 +323,7 @@ fn flat_tile<W: Weight, K: Kernels<W>>(
     let gate_width = s.task_gate_width() as usize;
     let mixed_len = count * tasks * width;
     if kernels.mix_rows() && mixed_len <= experts_len * LANES {
-        let (mixed, gate_lanes) = group_lanes
-            .split_at_mut_checked(experts_len * LANES)
-            .ok_or(PleError::ScratchLength)?;
-        let gate_lanes = gate_lanes
-            .get_mut(..tasks * gate_width * LANES)
-            .ok_or(PleError::ScratchLength)?;
+        let (mixed, gate_lanes) = split_gates(group_lanes, experts_len, tasks * gate_width)?;
         let gate_rows = groups.get(experts_len..).ok_or(PleError::ScratchLength)?;
         kernels.to_lanes(gate_rows, stride, count, gate_lanes);
         kernels.softmax_lanes(gate_lanes, gate_width);
@@ -346,12 +341,7 @@ fn flat_tile<W: Weight, K: Kernels<W>>(
         kernels.to_lanes(mixed, tasks * width, count, tower_in);
     } else {
         kernels.to_lanes(groups, stride, count, group_lanes);
-        let (expert_lanes, gate_lanes) = group_lanes
-            .split_at_mut_checked(experts_len * LANES)
-            .ok_or(PleError::ScratchLength)?;
-        let gate_lanes = gate_lanes
-            .get_mut(..tasks * gate_width * LANES)
-            .ok_or(PleError::ScratchLength)?;
+        let (expert_lanes, gate_lanes) = split_gates(group_lanes, experts_len, tasks * gate_width)?;
         kernels.softmax_lanes(gate_lanes, gate_width);
         mix_lanes(kernels, &s, expert_lanes, gate_lanes, tower_in);
     }
@@ -375,6 +365,22 @@ fn flat_tile<W: Weight, K: Kernels<W>>(
         }
     }
     Ok(())
+}
+
+/// A tile's first-layer lanes split into the experts' `experts` values and the gates'
+/// `gates` values after them, [`LANES`] rows each.
+fn split_gates(
+    group_lanes: &mut [f32],
+    experts: usize,
+    gates: usize,
+) -> Result<(&mut [f32], &mut [f32]), PleError> {
+    let (experts, rest) = group_lanes
+        .split_at_mut_checked(experts * LANES)
+        .ok_or(PleError::ScratchLength)?;
+    let gates = rest
+        .get_mut(..gates * LANES)
+        .ok_or(PleError::ScratchLength)?;
+    Ok((experts, gates))
 }
 
 /// Whether every layer after the first fits [`Kernels::layer_lanes`]: the experts' width

@@ -470,6 +470,19 @@ fn special_experts() -> impl Strategy<Value = Vec<(usize, u32)>> {
     prop::collection::vec((any::<usize>(), prop::sample::select(bits.to_vec())), 0..6)
 }
 
+/// A copy of `experts` with the values at the given positions (modulo its length) replaced
+/// by the given bits.
+fn with_specials(experts: &[f32], specials: &[(usize, u32)]) -> Vec<f32> {
+    let mut experts = experts.to_vec();
+    for &(at, bits) in specials {
+        let len = experts.len();
+        if let Some(e) = experts.get_mut(at % len.max(1)) {
+            *e = f32::from_bits(bits);
+        }
+    }
+    experts
+}
+
 /// `mix_relu_lanes` equals the portable ReLU of a copy then the portable `mix_lanes`, bit
 /// for bit, with negative zeros and NaNs among the experts (both become +0).
 fn check_mix_relu_lanes<K: Kernels<f32>>(
@@ -479,13 +492,7 @@ fn check_mix_relu_lanes<K: Kernels<f32>>(
     out: &[f32],
     specials: &[(usize, u32)],
 ) -> Result<(), TestCaseError> {
-    let mut experts = experts.to_vec();
-    for &(at, bits) in specials {
-        let len = experts.len();
-        if let Some(e) = experts.get_mut(at % len.max(1)) {
-            *e = f32::from_bits(bits);
-        }
-    }
+    let experts = with_specials(experts, specials);
     let mut relu = experts.clone();
     super::scalar::relu(&mut relu);
     let mut expected = out.to_vec();
@@ -546,13 +553,7 @@ fn check_mix_relu_rows<K: Kernels<f32>>(
     mix: RowMix,
     specials: &[(usize, u32)],
 ) -> Result<(), TestCaseError> {
-    let mut experts = experts.to_vec();
-    for &(at, bits) in specials {
-        let len = experts.len();
-        if let Some(e) = experts.get_mut(at % len.max(1)) {
-            *e = f32::from_bits(bits);
-        }
-    }
+    let experts = with_specials(experts, specials);
     let mut actual = out.to_vec();
     kernels.mix_relu_rows(weights, &experts, &mut actual, mix);
     let mut portable = out.to_vec();
