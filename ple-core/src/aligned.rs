@@ -43,7 +43,15 @@ pub const ALIGNED_MULTIPLE: usize = 16;
 const LINE: usize = 64;
 
 /// `f32`s a buffer may need before its first 64-byte boundary.
-const SLACK: usize = LINE / 4 - 1;
+pub(crate) const SLACK: usize = LINE / 4 - 1;
+
+/// The part of `buffer` from its first 64-byte boundary on (an `f32` is never more than
+/// [`SLACK`] values from one): the aligned first layer, and a batch tile's first layers,
+/// whose stores then fill whole lines.
+pub(crate) fn from_line(buffer: &mut [f32]) -> Option<&mut [f32]> {
+    let skip = buffer.as_ptr().align_offset(LINE).min(SLACK);
+    buffer.get_mut(skip..)
+}
 
 /// The width of an aligned row: the first layer's width rounded up to [`ALIGNED_MULTIPLE`].
 pub const fn aligned_width(shape: &PleShape<'_>) -> usize {
@@ -91,10 +99,8 @@ impl<'a, W: Weight> PleModel<'a, W> {
             .and_then(|rows| rows.checked_mul(stride))
             .ok_or(PleError::AlignedLength)?;
         // A buffer of any address works: the copy starts at its first 64-byte boundary.
-        let skip = buffer.as_ptr().align_offset(LINE);
-        let region = skip
-            .checked_add(len)
-            .and_then(|end| buffer.get_mut(skip..end))
+        let region = from_line(buffer)
+            .and_then(|from| from.get_mut(..len))
             .ok_or(PleError::AlignedLength)?;
         let (w, bias) = Cursor {
             rest: self.weights(),

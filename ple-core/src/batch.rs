@@ -25,7 +25,7 @@
 
 use core::fmt;
 
-use crate::aligned::aligned_width;
+use crate::aligned::{aligned_width, from_line, SLACK};
 use crate::error::PleError;
 use crate::forward::{check_input, copy, level0_group_with, levels, sigmoid, Cursor};
 use crate::input::Input;
@@ -71,7 +71,7 @@ pub const fn batch_scratch_len(shape: &PleShape<'_>, rows: usize) -> usize {
     // boundary.
     let groups_part = aligned_width(shape)
         .saturating_mul(tile)
-        .saturating_add(GROUPS_SLACK);
+        .saturating_add(SLACK);
     let part = if rows_part > groups_part {
         rows_part
     } else {
@@ -79,9 +79,6 @@ pub const fn batch_scratch_len(shape: &PleShape<'_>, rows: usize) -> usize {
     };
     part.saturating_add(lanes_scratch(shape))
 }
-
-/// `f32`s a tile's first layers may need before their first 64-byte boundary.
-const GROUPS_SLACK: usize = 15;
 
 /// The rows of a batch, one after the other, in either input form.
 #[derive(Clone, Copy, Debug)]
@@ -295,8 +292,7 @@ fn flat_tile<W: Weight, K: Kernels<W>>(
     let aligned = model.aligned_first_layer();
     let stride = aligned.map_or(group_width, |a| a.width).max(1);
     // Each row's values on whole lines too, for the kernel's stores.
-    let skip = rest.as_ptr().align_offset(64).min(GROUPS_SLACK);
-    let rest = rest.get_mut(skip..).ok_or(PleError::ScratchLength)?;
+    let rest = from_line(rest).ok_or(PleError::ScratchLength)?;
     let (groups, _) = take(rest, stride, count)?;
     let tile = Tile {
         input,
