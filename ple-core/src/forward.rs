@@ -100,11 +100,26 @@ pub(crate) fn softmax(values: &mut [f32]) {
 }
 
 pub(crate) fn sigmoid(x: f32) -> f32 {
-    // Two forms so that exp never overflows.
+    sigmoid_from_exp(x, libm::expf(sigmoid_exponent(x)))
+}
+
+/// What the sigmoid of `x` takes the exponential of: `-x` when `x >= 0`, else `x`, so that
+/// the exponential never overflows.
+pub(crate) fn sigmoid_exponent(x: f32) -> f32 {
     if x >= 0.0 {
-        1.0 / (1.0 + libm::expf(-x))
+        -x
     } else {
-        let e = libm::expf(x);
+        x
+    }
+}
+
+/// The sigmoid of `x` from `e`, the exponential of [`sigmoid_exponent`]`(x)`: `1 / (1 + e)`
+/// when `x >= 0`, else `e / (1 + e)`. The batch's portable kernel (`kernels::scalar::sigmoid`)
+/// takes its exponentials several at a time and finishes here.
+pub(crate) fn sigmoid_from_exp(x: f32, e: f32) -> f32 {
+    if x >= 0.0 {
+        1.0 / (1.0 + e)
+    } else {
         e / (1.0 + e)
     }
 }

@@ -6,6 +6,7 @@
 //! in the last bits.
 
 use super::{Kernels, RowMix, RowTile, LANES, LANES_MAX_WIDTH, MAX_SPARSE_FIELDS};
+use crate::forward::{sigmoid_exponent, sigmoid_from_exp};
 use crate::input::UNKNOWN_CATEGORY;
 use crate::normalise::standardise_values;
 use crate::weight::Weight;
@@ -377,15 +378,11 @@ pub(crate) fn sigmoid<W: Weight, K: Kernels<W> + ?Sized>(kernels: &K, values: &m
     for chunk in values.chunks_mut(LANES) {
         let e = negated.get_mut(..chunk.len()).unwrap_or(&mut []);
         for (e, &x) in e.iter_mut().zip(chunk.iter()) {
-            *e = if x >= 0.0 { -x } else { x };
+            *e = sigmoid_exponent(x);
         }
         kernels.exp(e);
         for (x, &e) in chunk.iter_mut().zip(e.iter()) {
-            *x = if *x >= 0.0 {
-                1.0 / (1.0 + e)
-            } else {
-                e / (1.0 + e)
-            };
+            *x = sigmoid_from_exp(*x, e);
         }
     }
 }
