@@ -24,10 +24,7 @@ pub(super) unsafe fn exp(values: &mut [f32]) {
         // SAFETY: the chunk holds sixteen values; AVX-512F is present.
         unsafe {
             let x = _mm512_loadu_ps(chunk.as_ptr());
-            match exp16(x) {
-                Some(y) => _mm512_storeu_ps(chunk.as_mut_ptr(), y),
-                None => super::scalar::exp(chunk),
-            }
+            _mm512_storeu_ps(chunk.as_mut_ptr(), exp16_or_libm(x));
         }
     }
     // SAFETY: the CPU has AVX2.
