@@ -571,6 +571,8 @@ fn run() -> Result<(), String> {
             println!("profiled {wanted} over {n} rows (checksum {sum})");
             if args.profile_repeats > 1 {
                 println!("{wanted}: {}", spread(&cpu_rates));
+            }
+            if args.profile_repeats > 1 && !call_ns.is_empty() {
                 // Wall time of each whole call of BATCH_ROWS rows: its quantiles are steadier
                 // than CPU-time totals on a shared machine (the low ones are the calls no
                 // other process interrupted).
