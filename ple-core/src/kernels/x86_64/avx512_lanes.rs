@@ -1,4 +1,5 @@
-//! Rows in lanes on AVX-512F: a vector of the batch tile's sixteen rows in one register.
+//! Rows in lanes on AVX-512F: a vector of the batch tile's rows in sixteen-lane registers,
+//! [`PARTS`] of them.
 //!
 //! The same kernels as the AVX2 ones of `lanes.rs`, with one sixteen-lane register where
 //! they use two eight-lane ones: the gate mixing keeps up to eight output vectors in
@@ -25,12 +26,16 @@ use super::avx512_exp::exp16_or_libm;
 use crate::kernels::{layer_lanes_inputs, LANES};
 
 const _: () = assert!(
-    LANES == 16,
+    LANES.is_multiple_of(16),
     "the AVX-512 lane kernels hold sixteen rows a register"
 );
 
-/// The most outputs whose accumulators stay in registers through all the inputs.
-const GROUP: usize = 8;
+/// Sixteen-lane registers per vector of [`LANES`] rows.
+const PARTS: usize = LANES / 16;
+
+/// The most outputs whose accumulators ([`PARTS`] registers each) stay in registers through
+/// all the inputs.
+const GROUP: usize = 16 / PARTS;
 
 /// See `Kernels::relu`.
 ///
@@ -104,19 +109,28 @@ unsafe fn outputs<W: Wide, const C: usize>(
 ) {
     // SAFETY: every access stays inside the ranges the caller guarantees.
     unsafe {
-        let mut acc = [_mm512_setzero_ps(); C];
+        let mut acc = [[_mm512_setzero_ps(); PARTS]; C];
         for (c, a) in acc.iter_mut().enumerate() {
-            *a = _mm512_add_ps(*a, W::broadcast16(bias.add(c)));
+            let b = W::broadcast16(bias.add(c));
+            for part in a.iter_mut() {
+                *part = _mm512_add_ps(*part, b);
+            }
         }
         for i in 0..k {
-            let xv = _mm512_loadu_ps(x.add(i * LANES));
+            let xv: [__m512; PARTS] =
+                core::array::from_fn(|h| _mm512_loadu_ps(x.add(i * LANES + 16 * h)));
             let row = w.add(i * stride);
             for (c, a) in acc.iter_mut().enumerate() {
-                *a = _mm512_fmadd_ps(xv, W::broadcast16(row.add(c)), *a);
+                let wv = W::broadcast16(row.add(c));
+                for (part, xh) in a.iter_mut().zip(xv) {
+                    *part = _mm512_fmadd_ps(xh, wv, *part);
+                }
             }
         }
         for (c, a) in acc.iter().enumerate() {
-            _mm512_storeu_ps(out.add(c * LANES), *a);
+            for (h, part) in a.iter().enumerate() {
+                _mm512_storeu_ps(out.add(c * LANES + 16 * h), *part);
+            }
         }
     }
 }
@@ -193,21 +207,28 @@ unsafe fn mixed<const C: usize, const RELU: bool>(
 ) {
     // SAFETY: every access stays inside the ranges the caller guarantees.
     unsafe {
-        let mut acc: [__m512; C] = core::array::from_fn(|c| _mm512_loadu_ps(out.add(c * LANES)));
+        let mut acc: [[__m512; PARTS]; C] = core::array::from_fn(|c| {
+            core::array::from_fn(|h| _mm512_loadu_ps(out.add(c * LANES + 16 * h)))
+        });
         for g in 0..gates {
-            let wv = _mm512_loadu_ps(weights.add(g * LANES));
+            let wv: [__m512; PARTS] =
+                core::array::from_fn(|h| _mm512_loadu_ps(weights.add(g * LANES + 16 * h)));
             let expert = experts.add(g * n * LANES);
             for (c, a) in acc.iter_mut().enumerate() {
-                let mut e = _mm512_loadu_ps(expert.add(c * LANES));
-                if RELU {
-                    // As the ReLU kernel: `max(e, +0)` gives +0 for -0 and for a NaN.
-                    e = _mm512_max_ps(e, _mm512_setzero_ps());
+                for (h, (part, wh)) in a.iter_mut().zip(wv).enumerate() {
+                    let mut e = _mm512_loadu_ps(expert.add(c * LANES + 16 * h));
+                    if RELU {
+                        // As the ReLU kernel: `max(e, +0)` gives +0 for -0 and for a NaN.
+                        e = _mm512_max_ps(e, _mm512_setzero_ps());
+                    }
+                    *part = _mm512_add_ps(*part, _mm512_mul_ps(wh, e));
                 }
-                *a = _mm512_add_ps(*a, _mm512_mul_ps(wv, e));
             }
         }
         for (c, a) in acc.iter().enumerate() {
-            _mm512_storeu_ps(out.add(c * LANES), *a);
+            for (h, part) in a.iter().enumerate() {
+                _mm512_storeu_ps(out.add(c * LANES + 16 * h), *part);
+            }
         }
     }
 }
@@ -227,19 +248,26 @@ pub(super) unsafe fn softmax_lanes(gates: &mut [f32], width: usize) {
         // SAFETY: vectors 0..width of the gate are its `width * LANES` values; `loadu` and
         // `storeu` need no alignment.
         unsafe {
-            let mut max = _mm512_set1_ps(f32::NEG_INFINITY);
+            let at = |i: usize, h: usize| p.add(i * LANES + 16 * h);
+            let mut max = [_mm512_set1_ps(f32::NEG_INFINITY); PARTS];
             for i in 0..width {
-                max = _mm512_max_ps(_mm512_loadu_ps(p.add(i * LANES)), max);
+                for (h, m) in max.iter_mut().enumerate() {
+                    *m = _mm512_max_ps(_mm512_loadu_ps(at(i, h)), *m);
+                }
             }
-            let mut sum = _mm512_setzero_ps();
+            let mut sum = [_mm512_setzero_ps(); PARTS];
             for i in 0..width {
-                let e = exp16_or_libm(_mm512_sub_ps(_mm512_loadu_ps(p.add(i * LANES)), max));
-                sum = _mm512_add_ps(sum, e);
-                _mm512_storeu_ps(p.add(i * LANES), e);
+                for (h, (s, m)) in sum.iter_mut().zip(max).enumerate() {
+                    let e = exp16_or_libm(_mm512_sub_ps(_mm512_loadu_ps(at(i, h)), m));
+                    *s = _mm512_add_ps(*s, e);
+                    _mm512_storeu_ps(at(i, h), e);
+                }
             }
             for i in 0..width {
-                let v = _mm512_loadu_ps(p.add(i * LANES));
-                _mm512_storeu_ps(p.add(i * LANES), _mm512_div_ps(v, sum));
+                for (h, s) in sum.iter().enumerate() {
+                    let v = _mm512_loadu_ps(at(i, h));
+                    _mm512_storeu_ps(at(i, h), _mm512_div_ps(v, *s));
+                }
             }
         }
     }

@@ -1,5 +1,5 @@
-//! Rows into lanes on AVX-512F: the batch tile's sixteen rows transposed so that value `c`
-//! of every row is one sixteen-lane register.
+//! Rows into lanes on AVX-512F: the batch tile's rows transposed so that value `c` of every
+//! row is one vector of [`LANES`] lanes, sixteen a register.
 //!
 //! The tile goes through in blocks of sixteen rows by eight columns. Each register is
 //! loaded as two 256-bit halves, eight columns of one row in each half; the halves are
@@ -22,7 +22,10 @@ use core::arch::x86_64::{
 
 use crate::kernels::LANES;
 
-const _: () = assert!(LANES == 16, "the AVX-512 transposition fills sixteen lanes");
+const _: () = assert!(
+    LANES.is_multiple_of(16),
+    "the AVX-512 transposition fills sixteen lanes a register"
+);
 
 /// Columns a block transposes.
 const BLOCK: usize = 8;
@@ -56,21 +59,23 @@ pub(super) unsafe fn to_lanes(
         // and row count - 1 ends inside `rows`, checked above); no other row is read. The
         // vectors of columns c0..c0 + 8 are inside `lanes`.
         unsafe {
-            let half = |r: usize| -> __m256 {
-                if r < count {
-                    _mm256_loadu_ps(rows.as_ptr().add(r * stride + c0))
-                } else {
-                    _mm256_setzero_ps()
+            for first in (0..LANES).step_by(16) {
+                let half = |r: usize| -> __m256 {
+                    if first + r < count {
+                        _mm256_loadu_ps(rows.as_ptr().add((first + r) * stride + c0))
+                    } else {
+                        _mm256_setzero_ps()
+                    }
+                };
+                let registers: [__m512; 8] = core::array::from_fn(|i| {
+                    let lo = if i < 4 { i } else { i + 4 };
+                    pair(half(lo), half(lo + 4))
+                });
+                let columns = transpose(registers);
+                let dst = lanes.as_mut_ptr().add(c0 * LANES + first);
+                for (j, v) in columns.iter().enumerate() {
+                    _mm512_storeu_ps(dst.add(j * LANES), *v);
                 }
-            };
-            let registers: [__m512; 8] = core::array::from_fn(|i| {
-                let lo = if i < 4 { i } else { i + 4 };
-                pair(half(lo), half(lo + 4))
-            });
-            let columns = transpose(registers);
-            let dst = lanes.as_mut_ptr().add(c0 * LANES);
-            for (j, v) in columns.iter().enumerate() {
-                _mm512_storeu_ps(dst.add(j * LANES), *v);
             }
         }
         start = c0 + BLOCK;

@@ -2,8 +2,8 @@
 //! gate mixing and the dense layer on such vectors.
 //!
 //! After its first layer a batch tile works on its [`LANES`] rows side by side: value `c` of
-//! every row in one vector of `LANES / 8` registers (sixteen rows in two registers when the
-//! `avx512` feature makes the tile sixteen rows, which its AVX-512 kernels hold in one). The
+//! every row in one vector of `LANES / 8` registers (32 rows in four registers when the
+//! `avx512` feature makes the tile 32 rows, which its AVX-512 kernels hold in two). The
 //! transposition goes through 8 x 8 blocks of registers (unpack, shuffle, swap of 128-bit
 //! halves); a last block that would run past the columns is moved left to end at the last
 //! column, so some columns are written twice, identically.

@@ -1,7 +1,8 @@
 //! AVX2 + FMA kernels for x86_64, with F16C to widen `f16` weights, and with the `avx512`
 //! feature (on by default), on CPUs that also have AVX-512F, a sixteen-lane first layer and
 //! batch tile (`Avx512`): the transposition into lanes, the ReLU, the gates' softmax, the
-//! mixing, the towers and the sigmoid each on one register of the tile's sixteen rows.
+//! mixing, the towers and the sigmoid each on sixteen-lane registers, two for the tile's 32
+//! rows.
 //!
 //! [`Avx2::new`] and `Avx512::new` are the only ways to get the kernels, and they return
 //! `None` unless the CPU has every feature they use: at run time with the `std` feature,
@@ -64,8 +65,8 @@ impl Avx2 {
     }
 }
 
-/// The AVX2 kernels with the first layer and the batch tile's lanes on sixteen lanes
-/// (AVX-512F) and the sparse rows' categories a row per vector (AVX-512BW): bit-identical
+/// The AVX2 kernels with the first layer and the batch tile's lanes on sixteen-lane
+/// registers (AVX-512F) and the sparse rows' categories a row per vector (AVX-512BW): bit-identical
 /// to [`Avx2`], with half its vector operations in the sparse first layer. Behind the
 /// `avx512` feature (a default one), so a build can leave it out.
 #[cfg(feature = "avx512")]
