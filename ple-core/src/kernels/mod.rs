@@ -269,7 +269,7 @@ pub trait Kernels<W: Weight> {
 /// steps are short chains of dependent operations (the gates' exponentials, their sum and
 /// division, the towers' layers, the sigmoid) on one vector each; with two registers a
 /// vector every step has two independent chains to overlap, and 32 rows ran 5% faster a
-/// batch than 16 on AVX-512 (64 was no faster again).
+/// batch than 16 on AVX-512 (48 and 64 were no faster again).
 pub const LANES: usize = if cfg!(all(target_arch = "x86_64", feature = "avx512")) {
     32
 } else {
